@@ -1,0 +1,3 @@
+module github.com/coderclaw/coderclaw
+
+go 1.26
