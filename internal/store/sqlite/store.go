@@ -1,0 +1,301 @@
+// Package sqlite is the embedded store.Store: one SQLite database file in WAL
+// mode, through the pure Go driver modernc.org/sqlite.
+//
+// # Writes
+//
+// Every write (CreateTask, Transition, Claim, Heartbeat, Append, Rescue) is a
+// request to one writer goroutine, which owns the only write connection. It
+// takes the first waiting request and whatever else is queued behind it (up
+// to Config.MaxBatch), runs them in one transaction, each inside its own
+// savepoint so that a refused request (an invalid transition, a lost lease,
+// an unknown task) rolls back alone, and commits once: one fsync for the
+// whole batch (group commit). Only then does it answer the callers, so a
+// write that returned nil is durable (with the default synchronous=FULL) and
+// visible to every later read. Because one goroutine does all writing, a
+// request reads the task's current state and validates the transition with
+// coderclaw.ValidateTransition inside the transaction, with nothing able to
+// change the state in between.
+//
+// A write whose context ends before the writer takes it is abandoned and
+// returns the context's error; once taken it is applied, and the call waits
+// the few milliseconds the batch takes and returns the outcome.
+//
+// # Reads
+//
+// Reads (Task, Tasks, Events, EventsSince, Counts) go to a separate pool of
+// read-only connections (Config.ReadConns) and never wait for the writer:
+// WAL readers see the last committed state.
+//
+// # Contract details
+//
+// Beyond store.Store, every backend follows the conformance suite in
+// storetest; in particular: times round-trip exactly at microsecond
+// precision (stored as unix nanoseconds, returned in UTC); Tasks orders by id
+// descending, which for UUIDv7 ids is newest first, and pages by keyset on
+// id; Filter.CreatedAfter is inclusive and CreatedBefore exclusive; Counts
+// has an entry for every status; a requeue (to pending) adds one to the
+// attempt, resets progress and drops the lease; a terminal state drops the
+// lease; a duplicate task id is a *coderclaw.Error with code conflict, a
+// malformed request one with code invalid.
+//
+// Errors are wrapped with the operation and the task id; callers match
+// store.ErrNotFound, store.ErrLeaseLost, store.ErrClosed,
+// *coderclaw.InvalidTransitionError and *coderclaw.Error with errors.Is and
+// errors.As. The Store is safe for concurrent use; Close stops it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/coderclaw/coderclaw/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Defaults for zero Config fields.
+const (
+	DefaultSynchronous = "FULL"
+	DefaultReadConns   = 4
+	DefaultMaxBatch    = 512
+)
+
+// Limits on Config fields.
+const (
+	maxReadConns = 256
+	maxMaxBatch  = 1 << 16
+	busyTimeout  = 10 * time.Second
+)
+
+// Config configures a Store. A zero field means its documented default.
+type Config struct {
+	// Path is the database file, created if it does not exist. Required.
+	Path string
+	// Synchronous is SQLite's synchronous mode for the writer: "FULL" (the
+	// default: a committed write survives a power loss) or "NORMAL" (a
+	// power loss may lose the last commits, never corrupt the file).
+	Synchronous string
+	// ReadConns bounds the read connection pool; zero means 4.
+	ReadConns int
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// MaxBatch bounds the write requests committed in one transaction;
+	// zero means 512.
+	MaxBatch int
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Synchronous == "" {
+		c.Synchronous = DefaultSynchronous
+	}
+	c.Synchronous = strings.ToUpper(c.Synchronous)
+	if c.ReadConns == 0 {
+		c.ReadConns = DefaultReadConns
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	return c
+}
+
+// validate checks a Config that has its defaults applied.
+func (c Config) validate() error {
+	switch {
+	case strings.TrimSpace(c.Path) == "":
+		return errors.New("Path: must not be empty")
+	case strings.HasPrefix(c.Path, ":memory:") || strings.HasPrefix(c.Path, "file:"):
+		return fmt.Errorf("Path: %q: want a file path (the writer and the readers share the file)", c.Path)
+	case c.Synchronous != "FULL" && c.Synchronous != "NORMAL":
+		return fmt.Errorf("Synchronous: %q: want FULL or NORMAL", c.Synchronous)
+	case c.ReadConns < 1 || c.ReadConns > maxReadConns:
+		return fmt.Errorf("ReadConns: %d is outside [1, %d]", c.ReadConns, maxReadConns)
+	case c.MaxBatch < 1 || c.MaxBatch > maxMaxBatch:
+		return fmt.Errorf("MaxBatch: %d is outside [1, %d]", c.MaxBatch, maxMaxBatch)
+	}
+	return nil
+}
+
+// Store is a store.Store on a SQLite database. Create it with Open; it is
+// safe for concurrent use.
+type Store struct {
+	cfg     Config
+	log     *slog.Logger
+	readDB  *sql.DB
+	writeDB *sql.DB
+	w       *writer
+	reads   readStmts
+
+	// mu guards closed against the sends on reqs: a sender holds it for
+	// reading, Close for writing before it closes reqs.
+	mu     sync.RWMutex
+	closed bool
+	// isClosed lets reads fail fast with store.ErrClosed.
+	isClosed    atomic.Bool
+	reqs        chan *request
+	writerDone  chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+	batches     atomic.Uint64
+	requests    atomic.Uint64
+	largestSeen atomic.Uint64
+}
+
+// Open opens (creating if needed) the database at cfg.Path, brings its
+// schema up to date, and starts the writer. A database whose schema is newer
+// than this binary is refused with ErrNewerSchema.
+func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("sqlite: config: %w", err)
+	}
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s := &Store{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		reqs:       make(chan *request, cfg.MaxBatch),
+		writerDone: make(chan struct{}),
+	}
+	var cleanup []func() error
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				_ = cleanup[i]() // the open error is the one to report
+			}
+		}
+	}()
+
+	s.writeDB, err = sql.Open("sqlite", dsn(cfg.Path,
+		"journal_mode(WAL)",
+		"synchronous("+cfg.Synchronous+")",
+		"foreign_keys(1)",
+		"journal_size_limit(67108864)",
+		"cache_size(-32768)",
+		// Savepoint journals stay in memory: one per request of a batch.
+		"temp_store(MEMORY)",
+	))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	cleanup = append(cleanup, s.writeDB.Close)
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetConnMaxLifetime(0)
+	s.writeDB.SetConnMaxIdleTime(0)
+	conn, err := s.writeDB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	cleanup = append(cleanup, conn.Close)
+
+	from, to, err := migrate(ctx, conn, ms, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	if from != to {
+		s.log.Info("migrated database schema", "path", cfg.Path, "from", from, "to", to)
+	}
+
+	s.w, err = newWriter(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	cleanup = append(cleanup, s.w.close)
+
+	s.readDB, err = sql.Open("sqlite", dsn(cfg.Path, "query_only(1)"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", cfg.Path, err)
+	}
+	cleanup = append(cleanup, s.readDB.Close)
+	s.readDB.SetMaxOpenConns(cfg.ReadConns)
+	s.readDB.SetMaxIdleConns(cfg.ReadConns)
+	s.readDB.SetConnMaxLifetime(0)
+	s.readDB.SetConnMaxIdleTime(0)
+	if err := s.reads.prepare(ctx, s.readDB); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", cfg.Path, err)
+	}
+	cleanup = append(cleanup, s.reads.close)
+
+	go s.run()
+	return s, nil
+}
+
+// dsn returns the driver's data source name for path with the pragmas every
+// connection runs when it opens.
+func dsn(path string, pragmas ...string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Close stops accepting writes (they fail with store.ErrClosed), lets the
+// writer finish the ones already queued, and closes the database. It is
+// safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.isClosed.Store(true)
+		s.mu.Unlock()
+		close(s.reqs) // no sender left: each checks closed under mu
+		<-s.writerDone
+		s.closeErr = errors.Join(s.w.close(), s.writeDB.Close(), s.reads.close(), s.readDB.Close())
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", s.closeErr)
+		}
+	})
+	return s.closeErr
+}
+
+// Ping checks that a read connection answers and that the writer can start
+// and commit a transaction.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed.Load() {
+		return fmt.Errorf("ping: %w", store.ErrClosed)
+	}
+	if err := s.readDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: read: %w", err)
+	}
+	if err := s.write(ctx, false, func(*writer) error { return nil }); err != nil {
+		return fmt.Errorf("ping: write: %w", err)
+	}
+	return nil
+}
+
+// Stats describes the writer's group commit since Open.
+type Stats struct {
+	// Batches is the number of transactions the writer committed (or
+	// tried to), Requests the number of write requests they carried.
+	Batches, Requests uint64
+	// LargestBatch is the most requests seen in one transaction.
+	LargestBatch uint64
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Batches:      s.batches.Load(),
+		Requests:     s.requests.Load(),
+		LargestBatch: s.largestSeen.Load(),
+	}
+}
