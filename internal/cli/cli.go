@@ -1,0 +1,182 @@
+// Package cli is the coderclaw command line: `coderclaw up` runs a node in
+// the foreground, every other command talks to a node through the HTTP
+// client (a coderclaw.Runtime), so the CLI sees exactly what any remote
+// client sees. Every command prints text for people or, with
+// --output json, JSON for programs.
+//
+// Exit codes: 0 success, 1 failure (including a task that failed), 2 a
+// usage error, 3 a task that was cancelled.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coderclaw/coderclaw"
+	httptransport "github.com/coderclaw/coderclaw/transport/http"
+)
+
+// Exit codes.
+const (
+	ExitOK        = 0
+	ExitFailure   = 1
+	ExitUsage     = 2
+	ExitCancelled = 3
+)
+
+// DefaultNode is the node the CLI talks to when neither --node nor
+// CODERCLAW_NODE says otherwise.
+const DefaultNode = "http://127.0.0.1:7420"
+
+// Env is the process environment the CLI runs in.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// IsTerminal reports whether Stdout is an interactive terminal.
+	IsTerminal func() bool
+	Version    string
+}
+
+// app holds the global flags and the environment of one invocation.
+type app struct {
+	env    Env
+	node   string
+	output string
+	// exit is the exit code a command asks for beyond success/failure.
+	exit int
+}
+
+// exitError carries an exit code out of a command without a message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// Main runs the CLI with args (without the program name) and returns the
+// exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if env.IsTerminal == nil {
+		env.IsTerminal = func() bool { return false }
+	}
+	if env.Version == "" {
+		env.Version = "dev"
+	}
+	a := &app{env: env}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case isUsage(err):
+		fmt.Fprintf(env.Stderr, "error: %v\n", err)
+		fmt.Fprintf(env.Stderr, "Run 'coderclaw --help' for usage.\n")
+		return ExitUsage
+	}
+	a.printError(err)
+	return ExitFailure
+}
+
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	if errors.As(err, &u) {
+		return true
+	}
+	// cobra's own argument and flag errors
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func (a *app) printError(err error) {
+	msg := err.Error()
+	var ce *coderclaw.Error
+	if errors.As(err, &ce) {
+		msg = ce.Message
+	}
+	if a.output == "json" {
+		body := struct {
+			Error *coderclaw.Error `json:"error"`
+		}{coderclaw.AsError(err)}
+		a.printJSON(body)
+		return
+	}
+	fmt.Fprintf(a.env.Stderr, "error: %s\n", msg)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "coderclaw",
+		Short:         "CoderClaw: a runtime for AI coding agents",
+		Long:          "CoderClaw runs coding tasks with agents, each through a persisted, audited lifecycle.\nRun `coderclaw up` to start a node; the other commands talk to it.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       a.env.Version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.output != "text" && a.output != "json" {
+				return usagef("--output: want text or json, got %q", a.output)
+			}
+			return nil
+		},
+	}
+	defNode := a.env.Getenv("CODERCLAW_NODE")
+	if defNode == "" {
+		defNode = DefaultNode
+	}
+	root.PersistentFlags().StringVar(&a.node, "node", defNode, "URL of the node to talk to (env CODERCLAW_NODE)")
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		a.upCommand(),
+		a.submitCommand(),
+		a.tasksCommand(),
+		a.taskCommand(),
+		a.agentsCommand(),
+		a.skillsCommand(),
+		a.statusCommand(),
+		a.benchCommand(),
+	)
+	return root
+}
+
+// client returns the runtime of the node named by --node.
+func (a *app) client() (coderclaw.Runtime, error) {
+	c, err := httptransport.NewClient(a.node, httptransport.WithUserAgent("coderclaw-cli/"+a.env.Version))
+	if err != nil {
+		return nil, usagef("--node: %v", err)
+	}
+	return c, nil
+}
+
+func (a *app) printJSON(v any) {
+	enc := json.NewEncoder(a.env.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (a *app) json() bool { return a.output == "json" }

@@ -1,0 +1,170 @@
+// Package node assembles a CoderClaw node from its configuration: the store,
+// the agent registry, the engine and the HTTP server, in that order, and
+// takes them down in reverse. It is what `coderclaw up` runs and what
+// end-to-end tests start.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/coderclaw/coderclaw/internal/agent"
+	"github.com/coderclaw/coderclaw/internal/agent/shell"
+	"github.com/coderclaw/coderclaw/internal/config"
+	"github.com/coderclaw/coderclaw/internal/engine"
+	"github.com/coderclaw/coderclaw/internal/store/sqlite"
+	httptransport "github.com/coderclaw/coderclaw/transport/http"
+)
+
+// Config is what a node needs to start.
+type Config struct {
+	// Home is the node's home directory (database, node id, config).
+	Home string
+	// Runtime is the loaded runtime.yaml.
+	Runtime config.Runtime
+	// Version is reported by Status.
+	Version string
+	// Logger receives the node's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Node is a running node.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *sqlite.Store
+	engine *engine.Engine
+	server *httptransport.Server
+	ln     net.Listener
+	served chan error
+}
+
+// Start opens the store, recovers and starts the engine, and listens.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rc := cfg.Runtime
+	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
+		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
+	}
+	nodeID, err := loadNodeID(cfg.Home)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{
+		Path: rc.Store.DBPath(cfg.Home), Synchronous: rc.Store.Synchronous, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n := &Node{cfg: cfg, log: log, store: st, served: make(chan error, 1)}
+	reg := agent.NewRegistry()
+	if err := errors.Join(
+		reg.Register(shell.Agent(), &shell.Executor{}),
+		reg.Register(agent.NoopAgent(), agent.Noop{}),
+	); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	n.engine, err = engine.New(engine.Config{
+		Store: st, Agents: reg, NodeID: nodeID,
+		MaxConcurrentTasks: rc.Deployment.MaxConcurrentTasks,
+		LeaseDuration:      rc.Engine.LeaseDuration,
+		HeartbeatInterval:  rc.Engine.HeartbeatInterval,
+		MaxAttempts:        rc.Engine.MaxAttempts,
+		WorkDir:            filepath.Join(cfg.Home, "work"),
+		Mode:               string(rc.Mode),
+		Version:            cfg.Version,
+		Logger:             log.With("component", "engine"),
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if err := n.engine.Start(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	n.ln, err = net.Listen("tcp", rc.Transport.Addr)
+	if err != nil {
+		n.stopEngine(ctx)
+		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
+	}
+	h := httptransport.NewHandler(n.engine, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version})
+	n.server = httptransport.NewServer(h, httptransport.ServerOptions{Logger: log})
+	go func() { n.served <- n.server.Serve(n.ln) }()
+	log.Info("node listening", "addr", "http://"+n.ln.Addr().String(), "node", nodeID, "mode", rc.Mode, "home", cfg.Home)
+	return n, nil
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Engine is the node's runtime.
+func (n *Node) Engine() *engine.Engine { return n.engine }
+
+// Done receives the server's error if it stops serving on its own.
+func (n *Node) Done() <-chan error { return n.served }
+
+// Stop stops accepting requests, ends streams, drains running tasks until
+// ctx ends (then leaves them for recovery), and closes the store.
+func (n *Node) Stop(ctx context.Context) error {
+	err := n.server.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = n.server.Close()
+	}
+	n.stopEngine(ctx)
+	n.log.Info("node stopped")
+	return err
+}
+
+func (n *Node) stopEngine(ctx context.Context) {
+	if err := n.engine.Stop(ctx); err != nil {
+		n.log.Error("stop engine", "err", err)
+	}
+	if err := n.store.Close(); err != nil {
+		n.log.Error("close store", "err", err)
+	}
+}
+
+// loadNodeID returns the node's id, kept in home/node-id so that a
+// restarted node recognises the tasks it held.
+func loadNodeID(home string) (string, error) {
+	path := filepath.Join(home, "node-id")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	var raw [6]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("new node id: %w", err)
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "node"
+	}
+	id := host + "-" + hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
+// DrainTimeout is how long Stop lets running tasks finish on a signal
+// before leaving them for recovery.
+const DrainTimeout = 10 * time.Second
