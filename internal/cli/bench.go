@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +13,10 @@ import (
 
 func (a *app) benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure this machine's figures"}
-	var cfg bench.Config
+	var (
+		cfg        bench.Config
+		cpuProfile string
+	)
 	engineCmd := &cobra.Command{
 		Use:   "engine",
 		Short: "Run noop tasks through the full lifecycle on a fresh temporary store",
@@ -21,6 +26,17 @@ func (a *app) benchCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = slog.New(slog.DiscardHandler)
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := bench.Engine(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -41,6 +57,7 @@ func (a *app) benchCommand() *cobra.Command {
 	f.IntVar(&cfg.Concurrency, "concurrency", 64, "submitting goroutines and maxConcurrentTasks")
 	f.IntVar(&cfg.LatencySamples, "latency-samples", 1000, "tasks run one at a time for latency")
 	f.StringVar(&cfg.Synchronous, "synchronous", "FULL", "SQLite synchronous mode: FULL or NORMAL")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	cmd.AddCommand(engineCmd)
 	return cmd
 }

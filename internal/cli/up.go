@@ -42,6 +42,9 @@ func (a *app) upCommand() *cobra.Command {
 			if err := rc.Validate(); err != nil {
 				return err
 			}
+			if a.json() {
+				rc.Log.Format = "json"
+			}
 			log := newLogger(a.env.Stderr, rc.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
