@@ -1,0 +1,257 @@
+// Package access is the one seam every request passes through, whatever
+// its transport: CaptureCredentials (an http.Handler middleware in front of
+// REST, SSE, WebSocket and gRPC alike) records what a request presents, and
+// Guard wraps a coderclaw.Runtime so that every call first authenticates
+// those credentials into a coderclaw.Principal and then asks an Authorizer
+// whether the principal may make the call. Failures are *coderclaw.Error
+// values (unauthenticated, forbidden), so each transport reports them in
+// its own native way through its one error mapping.
+//
+// This package holds the seam and the node-level policies that exist
+// without an identity system: Local (everyone on loopback is the local
+// user) and Token (one shared bearer token). The security layer plugs its
+// users, sessions, roles and policies in behind the same interfaces.
+package access
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"iter"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/coderclaw/coderclaw"
+)
+
+// Credentials are what a request presents.
+type Credentials struct {
+	// Token is the bearer token of the Authorization header, if any.
+	Token string
+	// RemoteAddr is the peer address.
+	RemoteAddr string
+}
+
+// String never shows the token.
+func (c Credentials) String() string {
+	if c.Token != "" {
+		return "bearer [redacted] from " + c.RemoteAddr
+	}
+	return "anonymous from " + c.RemoteAddr
+}
+
+// Loopback reports whether the request came from this machine.
+func (c Credentials) Loopback() bool {
+	host, _, err := net.SplitHostPort(c.RemoteAddr)
+	if err != nil {
+		host = c.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type credentialsKey struct{}
+
+// WithCredentials returns a context carrying a request's credentials.
+func WithCredentials(ctx context.Context, c Credentials) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, c)
+}
+
+// CredentialsFrom returns the credentials a request presented; a context
+// without any (an in-process caller) yields the zero value.
+func CredentialsFrom(ctx context.Context) Credentials {
+	c, _ := ctx.Value(credentialsKey{}).(Credentials)
+	return c
+}
+
+// CaptureCredentials records each request's credentials in its context.
+func CaptureCredentials(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := Credentials{RemoteAddr: r.RemoteAddr}
+		if h := r.Header.Get("Authorization"); h != "" {
+			scheme, tok, ok := strings.Cut(h, " ")
+			if ok && strings.EqualFold(scheme, "Bearer") {
+				c.Token = strings.TrimSpace(tok)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(WithCredentials(r.Context(), c)))
+	})
+}
+
+// Authenticator turns credentials into a principal, or fails with an
+// *coderclaw.Error of code unauthenticated.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c Credentials) (coderclaw.Principal, error)
+}
+
+// Operation is a runtime call to authorize.
+type Operation struct {
+	// Name is the Runtime method: submit, task, tasks, events, stream,
+	// cancel, respond, agents, skills, status.
+	Name string
+	// TaskID is the task the call targets, if any.
+	TaskID string
+	// Submit is the request of a submit call.
+	Submit *coderclaw.SubmitRequest
+}
+
+// Authorizer decides whether a principal may make a call, failing with an
+// *coderclaw.Error of code forbidden (or not_found, to hide a task the
+// principal may not know of).
+type Authorizer interface {
+	Authorize(ctx context.Context, p coderclaw.Principal, op Operation) error
+}
+
+// Local authenticates every request from this machine as the local user,
+// who may do everything; requests from elsewhere are refused. It is the
+// policy of a local-only node without requireAuth.
+type Local struct{}
+
+// Authenticate implements Authenticator.
+func (Local) Authenticate(_ context.Context, c Credentials) (coderclaw.Principal, error) {
+	if c.RemoteAddr != "" && !c.Loopback() {
+		return coderclaw.Principal{}, coderclaw.Errorf(coderclaw.CodeUnauthenticated, "this node accepts only local requests without authentication")
+	}
+	return coderclaw.Principal{UserID: "local", Method: "local", Roles: []string{"admin"}}, nil
+}
+
+// Token authenticates requests that present one shared bearer token (the
+// node's CODERCLAW_TOKEN) as the node's operator.
+type Token struct {
+	sum [sha256.Size]byte
+}
+
+// NewToken returns a Token authenticator for the secret; only its hash is
+// kept.
+func NewToken(secret string) *Token { return &Token{sum: sha256.Sum256([]byte(secret))} }
+
+// Authenticate implements Authenticator in constant time.
+func (t *Token) Authenticate(_ context.Context, c Credentials) (coderclaw.Principal, error) {
+	if c.Token == "" {
+		return coderclaw.Principal{}, coderclaw.Errorf(coderclaw.CodeUnauthenticated, "authentication required: send Authorization: Bearer TOKEN")
+	}
+	got := sha256.Sum256([]byte(c.Token))
+	if subtle.ConstantTimeCompare(got[:], t.sum[:]) != 1 {
+		return coderclaw.Principal{}, coderclaw.Errorf(coderclaw.CodeUnauthenticated, "invalid token")
+	}
+	return coderclaw.Principal{UserID: "operator", Method: "token", Roles: []string{"admin"}}, nil
+}
+
+// AllowAll authorizes every call of an authenticated principal.
+type AllowAll struct{}
+
+// Authorize implements Authorizer.
+func (AllowAll) Authorize(context.Context, coderclaw.Principal, Operation) error { return nil }
+
+// Guard wraps rt so that every call is authenticated and authorized first;
+// the call then runs with the principal in its context.
+func Guard(rt coderclaw.Runtime, authn Authenticator, authz Authorizer) coderclaw.Runtime {
+	return &guard{rt: rt, authn: authn, authz: authz}
+}
+
+type guard struct {
+	rt    coderclaw.Runtime
+	authn Authenticator
+	authz Authorizer
+}
+
+var _ coderclaw.Runtime = (*guard)(nil)
+
+func (g *guard) check(ctx context.Context, op Operation) (context.Context, error) {
+	p, err := g.authn.Authenticate(ctx, CredentialsFrom(ctx))
+	if err != nil {
+		return ctx, err
+	}
+	if err := g.authz.Authorize(ctx, p, op); err != nil {
+		return ctx, err
+	}
+	return coderclaw.WithPrincipal(ctx, p), nil
+}
+
+func (g *guard) Submit(ctx context.Context, req coderclaw.SubmitRequest) (coderclaw.Task, error) {
+	ctx, err := g.check(ctx, Operation{Name: "submit", Submit: &req})
+	if err != nil {
+		return coderclaw.Task{}, err
+	}
+	return g.rt.Submit(ctx, req)
+}
+
+func (g *guard) Task(ctx context.Context, id string) (coderclaw.Task, error) {
+	ctx, err := g.check(ctx, Operation{Name: "task", TaskID: id})
+	if err != nil {
+		return coderclaw.Task{}, err
+	}
+	return g.rt.Task(ctx, id)
+}
+
+func (g *guard) Tasks(ctx context.Context, f coderclaw.Filter) (coderclaw.TaskPage, error) {
+	ctx, err := g.check(ctx, Operation{Name: "tasks"})
+	if err != nil {
+		return coderclaw.TaskPage{}, err
+	}
+	return g.rt.Tasks(ctx, f)
+}
+
+func (g *guard) Events(ctx context.Context, id string) ([]coderclaw.Event, error) {
+	ctx, err := g.check(ctx, Operation{Name: "events", TaskID: id})
+	if err != nil {
+		return nil, err
+	}
+	return g.rt.Events(ctx, id)
+}
+
+func (g *guard) Stream(ctx context.Context, id string, afterSeq int64) iter.Seq2[coderclaw.Event, error] {
+	return func(yield func(coderclaw.Event, error) bool) {
+		ctx, err := g.check(ctx, Operation{Name: "stream", TaskID: id})
+		if err != nil {
+			yield(coderclaw.Event{}, err)
+			return
+		}
+		for ev, err := range g.rt.Stream(ctx, id, afterSeq) {
+			if !yield(ev, err) {
+				return
+			}
+		}
+	}
+}
+
+func (g *guard) Cancel(ctx context.Context, id string) (coderclaw.Task, error) {
+	ctx, err := g.check(ctx, Operation{Name: "cancel", TaskID: id})
+	if err != nil {
+		return coderclaw.Task{}, err
+	}
+	return g.rt.Cancel(ctx, id)
+}
+
+func (g *guard) Respond(ctx context.Context, id, input string) (coderclaw.Task, error) {
+	ctx, err := g.check(ctx, Operation{Name: "respond", TaskID: id})
+	if err != nil {
+		return coderclaw.Task{}, err
+	}
+	return g.rt.Respond(ctx, id, input)
+}
+
+func (g *guard) Agents(ctx context.Context) ([]coderclaw.Agent, error) {
+	ctx, err := g.check(ctx, Operation{Name: "agents"})
+	if err != nil {
+		return nil, err
+	}
+	return g.rt.Agents(ctx)
+}
+
+func (g *guard) Skills(ctx context.Context) ([]coderclaw.Skill, error) {
+	ctx, err := g.check(ctx, Operation{Name: "skills"})
+	if err != nil {
+		return nil, err
+	}
+	return g.rt.Skills(ctx)
+}
+
+func (g *guard) Status(ctx context.Context) (coderclaw.NodeStatus, error) {
+	ctx, err := g.check(ctx, Operation{Name: "status"})
+	if err != nil {
+		return coderclaw.NodeStatus{}, err
+	}
+	return g.rt.Status(ctx)
+}
