@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -146,6 +147,12 @@ func (s *clientStream) connect(ctx context.Context) outcome {
 	}
 	s.connected = true
 	o := outcome{opened: true}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		// Something other than a node answered (a login page, say).
+		o.done, o.err = true, coderclaw.Errorf(coderclaw.CodeInternal, "stream of task %s: %s answered with Content-Type %q, not an event stream",
+			s.id, s.c.base, resp.Header.Get("Content-Type"))
+		return o
+	}
 
 	// A connection silent for longer than a few heartbeats is dead even if
 	// TCP has not noticed: cancel it, and the read below fails.
@@ -192,6 +199,9 @@ func (s *clientStream) connect(ctx context.Context) outcome {
 			o.done, o.err = true, coderclaw.Errorf(coderclaw.CodeInternal,
 				"stream of task %s: event %d (id %q) arrived after event %d: the sequence has a gap or a repeat", s.id, ev.Seq, f.ID, s.last)
 			return o
+		}
+		if ctx.Err() != nil {
+			return o // events already read are not delivered after ctx ended
 		}
 		s.last = ev.Seq
 		o.yielded = true

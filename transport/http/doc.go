@@ -33,10 +33,11 @@
 //
 // whose code is one of coderclaw.Codes and whose HTTP status is derived from
 // the code in one place: invalid 400, unauthenticated 401, forbidden 403,
-// not_found 404, conflict 409, internal 500, unavailable 503. Two statuses
-// come from the transport itself and carry code invalid: 413 for a body
-// larger than HandlerOptions.MaxBodyBytes and 415 for a body whose
-// Content-Type is not JSON (a missing Content-Type is accepted). Bodies are
+// not_found 404, conflict 409, internal 500, unavailable 503. Three
+// statuses come from the transport itself and carry code invalid: 405 for a
+// method a route does not take, 413 for a body larger than
+// HandlerOptions.MaxBodyBytes and 415 for a body whose Content-Type is not
+// JSON (a missing Content-Type is accepted). Bodies are
 // decoded strictly: unknown fields, trailing data, wrong types and
 // malformed JSON are 400 errors whose message names the field or the byte
 // position. The cause of an internal error is logged, never sent.
@@ -59,7 +60,9 @@
 // as an "error" event whose data is the error body above. Each write has a
 // deadline (HandlerOptions.WriteTimeout), so a client that stops reading
 // cannot hold the handler, and a client that goes away ends it. Server's
-// Shutdown ends open streams at once; the Client reconnects to resume them.
+// Shutdown ends open streams at once, without an end event, and the Client
+// reconnects to resume them; an "error" event with code unavailable (the
+// runtime is stopping) is resumed the same way.
 //
 // # Client
 //

@@ -33,9 +33,9 @@ type HandlerOptions struct {
 	// StreamHeartbeat is the interval of the comment lines that keep an idle
 	// event stream open through proxies; zero means DefaultStreamHeartbeat.
 	StreamHeartbeat time.Duration
-	// WriteTimeout bounds each write of an event stream and the whole
-	// answer of any other route, so a client that stops reading cannot
-	// hold a handler; zero means DefaultWriteTimeout.
+	// WriteTimeout bounds each write of an event stream and the writing
+	// of any other answer (not the work before it), so a client that stops
+	// reading cannot hold a handler; zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
 }
 
@@ -71,26 +71,21 @@ func NewHandler(rt coderclaw.Runtime, opts HandlerOptions) http.Handler {
 	for _, r := range []struct {
 		pattern string
 		fn      http.HandlerFunc
-		stream  bool
 	}{
-		{"POST /api/runtime/tasks/submit", h.submit, false},
-		{"GET /api/runtime/tasks", h.tasks, false},
-		{"GET /api/runtime/tasks/{id}", h.task, false},
-		{"GET /api/runtime/tasks/{id}/state", h.task, false},
-		{"GET /api/runtime/tasks/{id}/events", h.events, false},
-		{"GET /api/runtime/tasks/{id}/stream", h.stream, true},
-		{"POST /api/runtime/tasks/{id}/cancel", h.cancel, false},
-		{"POST /api/runtime/tasks/{id}/respond", h.respond, false},
-		{"GET /api/runtime/agents", h.agents, false},
-		{"GET /api/runtime/skills", h.skills, false},
-		{"GET /api/runtime/status", h.status, false},
-		{"GET /healthz", h.healthz, false},
+		{"POST /api/runtime/tasks/submit", h.submit},
+		{"GET /api/runtime/tasks", h.tasks},
+		{"GET /api/runtime/tasks/{id}", h.task},
+		{"GET /api/runtime/tasks/{id}/state", h.task},
+		{"GET /api/runtime/tasks/{id}/events", h.events},
+		{"GET /api/runtime/tasks/{id}/stream", h.stream},
+		{"POST /api/runtime/tasks/{id}/cancel", h.cancel},
+		{"POST /api/runtime/tasks/{id}/respond", h.respond},
+		{"GET /api/runtime/agents", h.agents},
+		{"GET /api/runtime/skills", h.skills},
+		{"GET /api/runtime/status", h.status},
+		{"GET /healthz", h.healthz},
 	} {
-		fn := r.fn
-		if !r.stream {
-			fn = h.unary(fn)
-		}
-		h.mux.Handle(r.pattern, fn)
+		h.mux.Handle(r.pattern, r.fn)
 	}
 	return h
 }
@@ -139,24 +134,18 @@ func (u *unroutedWriter) Write(b []byte) (int, error) {
 
 func (u *unroutedWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
-// unary wraps a handler that answers with one JSON document: it bounds the
-// whole write by WriteTimeout.
-func (h *handler) unary(fn http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		if err := rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			h.log.DebugContext(r.Context(), "http: set write deadline", "err", err)
-		}
-		fn(w, r)
-	}
-}
-
 // writeJSON sends v as the JSON answer with the given status.
 func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("encode answer: %w", err))
 		return
+	}
+	// Bound the write, not the work before it: a client that stops
+	// reading cannot hold the handler.
+	rc := http.NewResponseController(w)
+	if err := rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		h.log.DebugContext(r.Context(), "http: set write deadline", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -294,4 +294,3 @@ func TestVersionHeader(t *testing.T) {
 	}
 	wantErrorBody(t, resp, 404, coderclaw.CodeNotFound)
 }
-

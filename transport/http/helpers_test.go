@@ -190,5 +190,4 @@ func attrErr(r slog.Record) error {
 	return err
 }
 
-
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

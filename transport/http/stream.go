@@ -44,6 +44,15 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
 	ctx, cancel := context.WithCancel(r.Context())
 	items := make(chan streamItem)
 	done := make(chan struct{})
@@ -66,10 +75,6 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	sw := &sseWriter{w: w, rc: rc, timeout: h.opts.WriteTimeout}
 	if err := sw.flush(); err != nil {
