@@ -36,7 +36,11 @@ func (c Code) Valid() bool {
 }
 
 // Error is an application error: a code callers branch on and a message safe
-// to show a user. Causes are logged where they happen, never sent.
+// to show a user. Causes are logged where they happen, never sent. A
+// transport's own refusals (wrong method, oversized body, unsupported media
+// type) are code invalid; a caller's context that ends while a remote call
+// is in flight surfaces as the context's error locally and, on the wire, as
+// unavailable.
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
@@ -88,6 +92,9 @@ func ErrorMessage(err error) string {
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		if !e.Code.Valid() {
+			return &Error{Code: CodeInternal, Message: e.Message}
+		}
 		return e
 	}
 	return &Error{Code: ErrorCode(err), Message: ErrorMessage(err)}

@@ -21,8 +21,9 @@ type Runtime interface {
 	Events(ctx context.Context, id string) ([]Event, error)
 	// Stream yields a task's events with Seq > afterSeq in order, without
 	// gaps or duplicates, waiting for new ones as they happen. It ends after
-	// the event that makes the task terminal, or when ctx ends (yielding
-	// ctx's error), or with an *Error (not_found for an unknown task).
+	// the event that makes the task terminal (at once, yielding nothing,
+	// when afterSeq is at or past it), or when ctx ends (yielding ctx's
+	// error), or with an *Error (not_found for an unknown task).
 	Stream(ctx context.Context, id string, afterSeq int64) iter.Seq2[Event, error]
 	// Cancel moves a non-terminal task to cancelled and stops its executor.
 	Cancel(ctx context.Context, id string) (Task, error)
