@@ -166,7 +166,9 @@ func (a *app) rootCommand() *cobra.Command {
 
 // client returns the runtime of the node named by --node.
 func (a *app) client() (coderclaw.Runtime, error) {
-	c, err := httptransport.NewClient(a.node, httptransport.WithUserAgent("coderclaw-cli/"+a.env.Version))
+	c, err := httptransport.NewClient(a.node,
+		httptransport.WithUserAgent("coderclaw-cli/"+a.env.Version),
+		httptransport.WithToken(a.env.Getenv("CODERCLAW_TOKEN")))
 	if err != nil {
 		return nil, usagef("--node: %v", err)
 	}

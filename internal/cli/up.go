@@ -48,7 +48,7 @@ func (a *app) upCommand() *cobra.Command {
 			log := newLogger(a.env.Stderr, rc.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			n, err := node.Start(ctx, node.Config{Home: home, Runtime: rc, Version: a.env.Version, Logger: log})
+			n, err := node.Start(ctx, node.Config{Home: home, Runtime: rc, Version: a.env.Version, Logger: log, Token: a.env.Getenv("CODERCLAW_TOKEN")})
 			if err != nil {
 				return err
 			}

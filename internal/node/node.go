@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coderclaw/coderclaw/internal/access"
 	"github.com/coderclaw/coderclaw/internal/agent"
 	"github.com/coderclaw/coderclaw/internal/agent/shell"
 	"github.com/coderclaw/coderclaw/internal/config"
@@ -33,6 +34,9 @@ type Config struct {
 	Runtime config.Runtime
 	// Version is reported by Status.
 	Version string
+	// Token is the shared bearer token requests must present when the
+	// runtime requires authentication (CODERCLAW_TOKEN).
+	Token string
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -55,6 +59,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	rc := cfg.Runtime
+	var authn access.Authenticator = access.Local{}
+	if rc.AuthRequired() {
+		if cfg.Token == "" {
+			return nil, errors.New("authentication is required (mode " + string(rc.Mode) + " or security.requireAuth) but no identity is configured: set CODERCLAW_TOKEN")
+		}
+		authn = access.NewToken(cfg.Token)
+	}
 	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
 		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
 	}
@@ -101,8 +112,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.stopEngine(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
 	}
-	h := httptransport.NewHandler(n.engine, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version})
-	n.server = httptransport.NewServer(h, httptransport.ServerOptions{Logger: log})
+	rt := access.Guard(n.engine, authn, access.AllowAll{})
+	h := httptransport.NewHandler(rt, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version})
+	n.server = httptransport.NewServer(access.CaptureCredentials(h), httptransport.ServerOptions{Logger: log})
 	go func() { n.served <- n.server.Serve(n.ln) }()
 	log.Info("node listening", "addr", "http://"+n.ln.Addr().String(), "node", nodeID, "mode", rc.Mode, "home", cfg.Home)
 	return n, nil

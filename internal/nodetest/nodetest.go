@@ -31,7 +31,7 @@ type Options struct {
 	Now                func() time.Time
 	Logger             *slog.Logger
 	// StopGrace is how long Stop lets executions finish before abandoning
-	// them for recovery (default 5s).
+	// them for recovery (default 500ms).
 	StopGrace time.Duration
 }
 
@@ -96,7 +96,7 @@ func Start(t testing.TB, o Options) *Node {
 		t.Fatalf("start engine: %v", err)
 	}
 	if o.StopGrace == 0 {
-		o.StopGrace = 5 * time.Second
+		o.StopGrace = 500 * time.Millisecond
 	}
 	n := &Node{Engine: e, Store: st, Dir: o.Dir, grace: o.StopGrace}
 	t.Cleanup(func() { n.Stop(t) })

@@ -23,6 +23,7 @@ type Client struct {
 	base      *url.URL // scheme, host and path prefix, without a trailing slash
 	hc        *http.Client
 	userAgent string
+	token     string
 }
 
 var _ coderclaw.Runtime = (*Client)(nil)
@@ -44,6 +45,11 @@ func WithHTTPClient(hc *http.Client) ClientOption {
 // WithUserAgent sets the User-Agent header of every request.
 func WithUserAgent(ua string) ClientOption {
 	return func(c *Client) { c.userAgent = ua }
+}
+
+// WithToken sends "Authorization: Bearer token" with every request.
+func WithToken(token string) ClientOption {
+	return func(c *Client) { c.token = token }
 }
 
 // DefaultUserAgent is the User-Agent of a Client without WithUserAgent.
@@ -116,6 +122,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", c.userAgent)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	return req, nil
 }
 
