@@ -77,6 +77,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observer receives measurements; nil means none.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -113,6 +115,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	return c
 }
 
@@ -137,6 +142,7 @@ func (c Config) validate() error {
 // Engine is the in-process runtime.
 type Engine struct {
 	cfg    Config
+	obs    Observer
 	store  store.Store
 	agents *agent.Registry
 	log    *slog.Logger
@@ -185,6 +191,7 @@ func New(cfg Config) (*Engine, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Engine{
 		cfg:     cfg,
+		obs:     cfg.Observer,
 		store:   cfg.Store,
 		agents:  cfg.Agents,
 		log:     cfg.Logger,
@@ -348,10 +355,12 @@ func (e *Engine) Submit(ctx context.Context, req coderclaw.SubmitRequest) (coder
 	if req.SessionID != "" {
 		actor = "session:" + req.SessionID
 	}
+	start := time.Now()
 	t, err = e.store.CreateTask(ctx, t, actor)
 	if err != nil {
 		return coderclaw.Task{}, e.publicError("submit", t.ID, err)
 	}
+	e.obs.Submitted(time.Since(start))
 	e.hub.notify(t.ID)
 	e.signal()
 	return t, nil
@@ -415,6 +424,8 @@ func (e *Engine) Stream(ctx context.Context, id string, afterSeq int64) iter.Seq
 		}
 		w := e.hub.watch(id)
 		defer e.hub.unwatch(id, w)
+		e.obs.StreamStarted()
+		defer e.obs.StreamEnded()
 		var poll <-chan time.Time
 		if e.cfg.PollInterval > 0 {
 			tk := time.NewTicker(e.cfg.PollInterval)
@@ -468,7 +479,7 @@ func (e *Engine) Stream(ctx context.Context, id string, afterSeq int64) iter.Seq
 // Cancel cancels a task that has not finished and stops its executor.
 func (e *Engine) Cancel(ctx context.Context, id string) (coderclaw.Task, error) {
 	msg := "cancelled by request"
-	t, err := e.store.Transition(ctx, store.Transition{
+	t, err := e.transition(ctx, store.Transition{
 		TaskID: id, To: coderclaw.StatusCancelled, Cause: coderclaw.ByRequest,
 		Error: &msg, Actor: "api", Message: msg, Now: e.cfg.Now(),
 	})
@@ -496,7 +507,7 @@ func (e *Engine) Respond(ctx context.Context, id string, input string) (codercla
 		return coderclaw.Task{}, coderclaw.Errorf(coderclaw.CodeUnavailable, "node is shutting down")
 	}
 	now := e.cfg.Now()
-	t, err := e.store.Transition(ctx, store.Transition{
+	t, err := e.transition(ctx, store.Transition{
 		TaskID: id, To: coderclaw.StatusRunning, Cause: coderclaw.ByRequest,
 		LeaseOwner: e.cfg.NodeID, LeaseUntil: now.Add(e.cfg.LeaseDuration),
 		Events: []store.NewEvent{{Type: coderclaw.EventInput, Actor: "api", Message: input, Time: now}},
@@ -519,6 +530,16 @@ func (e *Engine) Respond(ctx context.Context, id string, input string) (codercla
 	e.runsWG.Add(1)
 	go e.execute(t)
 	return t, nil
+}
+
+// transition stores a transition and reports it to the observer.
+func (e *Engine) transition(ctx context.Context, tr store.Transition) (coderclaw.Task, error) {
+	start := time.Now()
+	t, err := e.store.Transition(ctx, tr)
+	if err == nil {
+		e.obs.Transitioned(tr.To, 1, time.Since(start))
+	}
+	return t, err
 }
 
 // Agents lists the agents.

@@ -223,7 +223,7 @@ func (r *run) Ask(ctx context.Context, question string) (string, error) {
 	r.flush() // the question follows the output that led to it
 	now := r.e.cfg.Now()
 	r.setWaiting(true) // before the store says waiting: Respond may come at once
-	_, err := r.e.store.Transition(ctx, store.Transition{
+	_, err := r.e.transition(ctx, store.Transition{
 		TaskID: r.task.ID, To: coderclaw.StatusWaiting, Attempt: r.task.Attempt,
 		Events: append(r.takePending(), store.NewEvent{
 			Type: coderclaw.EventQuestion, Actor: r.task.AgentID, Message: question,

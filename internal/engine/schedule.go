@@ -49,6 +49,7 @@ func (e *Engine) claimOnce() bool {
 		return false
 	}
 	now := e.cfg.Now()
+	start := time.Now()
 	tasks, err := e.store.Claim(context.Background(), store.Claim{
 		Owner: e.cfg.NodeID, Limit: free, Now: now,
 		LeaseUntil: now.Add(e.cfg.LeaseDuration), Actor: e.actor,
@@ -61,6 +62,9 @@ func (e *Engine) claimOnce() bool {
 			e.log.Error("claim tasks", "err", err)
 		}
 		return false
+	}
+	if len(tasks) > 0 {
+		e.obs.Transitioned(coderclaw.StatusRunning, len(tasks), time.Since(start))
 	}
 	e.runsWG.Add(len(tasks))
 	for _, t := range tasks {
@@ -119,7 +123,7 @@ func (e *Engine) execute(t coderclaw.Task) {
 		hundred := 100
 		tr.To, tr.Progress, tr.Message = coderclaw.StatusCompleted, &hundred, "completed"
 	}
-	if _, err := e.store.Transition(context.Background(), tr); err != nil {
+	if _, err := e.transition(context.Background(), tr); err != nil {
 		var te *coderclaw.InvalidTransitionError
 		if errors.Is(err, store.ErrLeaseLost) || errors.As(err, &te) {
 			e.log.Debug("result refused", "task", t.ID, "attempt", t.Attempt, "err", err)
@@ -220,11 +224,13 @@ func (e *Engine) rescue(ctx context.Context, restarted bool) error {
 	if restarted {
 		r.RestartedOwner = e.cfg.NodeID
 	}
+	start := time.Now()
 	tasks, err := e.store.Rescue(ctx, r)
 	if err != nil {
 		return err
 	}
 	for _, t := range tasks {
+		e.obs.Transitioned(t.Status, 1, time.Since(start))
 		e.hub.notify(t.ID)
 		e.log.Info("recovered task", "task", t.ID, "status", t.Status, "attempt", t.Attempt)
 	}
