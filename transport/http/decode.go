@@ -93,7 +93,7 @@ func jsonError(data []byte, dst any, err error) error {
 		if typ.Field == "" {
 			return invalidf("request body: want %s, got JSON %s", kindOf(typ.Type), typ.Value)
 		}
-		return invalidf("field %q: want %s, got JSON %s", typ.Field, kindOf(typ.Type), typ.Value)
+		return invalidf("field %q: want %s, got JSON %s", jsonPath(dst, typ.Field), kindOf(typ.Type), typ.Value)
 	case errors.As(err, &inv):
 		return fmt.Errorf("decode request body: %w", err)
 	}
@@ -143,7 +143,8 @@ func kindOf(t reflect.Type) string {
 	return "a " + t.String()
 }
 
-// jsonFields lists the JSON field names of the struct dst points to.
+// jsonFields lists the JSON field names of the struct dst points to,
+// including those promoted from embedded structs.
 func jsonFields(dst any) string {
 	t := reflect.TypeOf(dst)
 	for t != nil && t.Kind() == reflect.Pointer {
@@ -152,6 +153,10 @@ func jsonFields(dst any) string {
 	if t == nil || t.Kind() != reflect.Struct {
 		return ""
 	}
+	return strings.Join(fieldNames(t), ", ")
+}
+
+func fieldNames(t reflect.Type) []string {
 	var names []string
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -159,22 +164,52 @@ func jsonFields(dst any) string {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
+		switch {
+		case name == "-":
 			continue
-		case "":
+		case name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct:
+			names = append(names, fieldNames(f.Type)...)
+			continue
+		case name == "":
 			name = f.Name
 		}
 		names = append(names, name)
 	}
-	return strings.Join(names, ", ")
+	return names
+}
+
+// jsonPath drops the Go names of embedded structs from the field path of
+// an encoding/json type error ("SubmitRequest.input" becomes "input").
+func jsonPath(dst any, path string) string {
+	t := reflect.TypeOf(dst)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return path
+	}
+	for {
+		head, rest, ok := strings.Cut(path, ".")
+		if !ok {
+			return path
+		}
+		f, found := t.FieldByName(head)
+		if !found || !f.Anonymous || f.Tag.Get("json") != "" {
+			return path
+		}
+		path, t = rest, f.Type
+	}
 }
 
 // decodeSubmit decodes and validates the body of a submit request. On
 // success the request passes SubmitRequest.Validate.
 func decodeSubmit(w http.ResponseWriter, r *http.Request, limit int64) (coderclaw.SubmitRequest, error) {
-	var req coderclaw.SubmitRequest
-	if err := decodeJSON(w, r, limit, &req); err != nil {
+	var body submitBody
+	if err := decodeJSON(w, r, limit, &body); err != nil {
+		return coderclaw.SubmitRequest{}, err
+	}
+	req, err := body.request()
+	if err != nil {
 		return coderclaw.SubmitRequest{}, err
 	}
 	if err := req.Validate(); err != nil {

@@ -84,6 +84,8 @@ func NewHandler(rt coderclaw.Runtime, opts HandlerOptions) http.Handler {
 		{"GET /api/runtime/skills", h.skills},
 		{"GET /api/runtime/status", h.status},
 		{"GET /healthz", h.healthz},
+		{"POST /api/runtime/sessions", h.sessions},
+		{"GET /api/runtime/sessions/{id}", h.sessions},
 	} {
 		h.mux.Handle(r.pattern, r.fn)
 	}
@@ -189,7 +191,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", taskPath(t.ID))
-	h.writeJSON(w, r, http.StatusCreated, t)
+	h.writeJSON(w, r, http.StatusCreated, wireTask(t))
 }
 
 func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
@@ -203,15 +205,12 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if page.Tasks == nil {
-		page.Tasks = []coderclaw.Task{}
-	}
-	h.writeJSON(w, r, http.StatusOK, page)
+	h.writeJSON(w, r, http.StatusOK, wirePage(page))
 }
 
 func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 	t, err := h.rt.Task(r.Context(), r.PathValue("id"))
-	h.answer(w, r, t, err)
+	h.answer(w, r, wireTask(t), err)
 }
 
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +223,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 	t, err := h.rt.Cancel(r.Context(), r.PathValue("id"))
-	h.answer(w, r, t, err)
+	h.answer(w, r, wireTask(t), err)
 }
 
 func (h *handler) respond(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +233,7 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := h.rt.Respond(r.Context(), r.PathValue("id"), req.Input)
-	h.answer(w, r, t, err)
+	h.answer(w, r, wireTask(t), err)
 }
 
 func (h *handler) agents(w http.ResponseWriter, r *http.Request) {
