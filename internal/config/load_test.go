@@ -374,6 +374,11 @@ func TestParseBad(t *testing.T) {
 			want: []string{`runtime.yaml:7: deployment.maxConcurrentTasks: must be between 1 and 10000, got 0`},
 		},
 		{
+			name: "tls cert without key",
+			yaml: "mode: remote-enabled\ntls:\n  cert: node.crt\n",
+			want: []string{`runtime.yaml:2: tls.key: tls.cert and tls.key must be set together`},
+		},
+		{
 			name: "max concurrent tasks too many",
 			yaml: "deployment:\n  maxConcurrentTasks: 10001\n",
 			want: []string{`runtime.yaml:2: deployment.maxConcurrentTasks: must be between 1 and 10000, got 10001`},

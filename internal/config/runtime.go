@@ -65,6 +65,27 @@ type Runtime struct {
 	Engine     Engine     `yaml:"engine"`
 	Store      Store      `yaml:"store"`
 	Log        Log        `yaml:"log"`
+	TLS        TLS        `yaml:"tls"`
+}
+
+// TLS makes the node serve HTTPS. Both files or neither; TLS is allowed in
+// every mode but meant for remote-enabled and distributed-cluster nodes.
+type TLS struct {
+	// Cert and Key are PEM files; a relative path is relative to the home
+	// directory (see Path).
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.Cert != "" }
+
+// Path resolves a TLS file name against the home directory.
+func (t TLS) Path(home, file string) string {
+	if file == "" || filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(home, file)
 }
 
 // Transport says how the node serves the runtime.
@@ -286,6 +307,15 @@ func (r Runtime) validate() []*Error {
 		default:
 			seen[role] = i
 		}
+	}
+
+	// tls
+	if (r.TLS.Cert == "") != (r.TLS.Key == "") {
+		field := "tls.key"
+		if r.TLS.Cert == "" {
+			field = "tls.cert"
+		}
+		add(field, nil, "tls.cert and tls.key must be set together")
 	}
 
 	// deployment

@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -107,6 +108,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = st.Close()
 		return nil, err
 	}
+	var certFile, keyFile string
+	if rc.TLS.Enabled() {
+		certFile, keyFile = rc.TLS.Path(cfg.Home, rc.TLS.Cert), rc.TLS.Path(cfg.Home, rc.TLS.Key)
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			n.stopEngine(ctx)
+			return nil, fmt.Errorf("tls: load %s and %s: %w", certFile, keyFile, err)
+		}
+	}
 	n.ln, err = net.Listen("tcp", rc.Transport.Addr)
 	if err != nil {
 		n.stopEngine(ctx)
@@ -115,8 +124,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	rt := access.Guard(n.engine, authn, access.AllowAll{})
 	h := httptransport.NewHandler(rt, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version})
 	n.server = httptransport.NewServer(access.CaptureCredentials(h), httptransport.ServerOptions{Logger: log})
-	go func() { n.served <- n.server.Serve(n.ln) }()
-	log.Info("node listening", "addr", "http://"+n.ln.Addr().String(), "node", nodeID, "mode", rc.Mode, "home", cfg.Home)
+	scheme := "http"
+	if certFile != "" {
+		scheme = "https"
+		go func() { n.served <- n.server.ServeTLS(n.ln, certFile, keyFile) }()
+	} else {
+		go func() { n.served <- n.server.Serve(n.ln) }()
+	}
+	log.Info("node listening", "addr", scheme+"://"+n.ln.Addr().String(), "node", nodeID, "mode", rc.Mode, "home", cfg.Home)
 	return n, nil
 }
 

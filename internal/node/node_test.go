@@ -2,6 +2,18 @@ package node_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +97,78 @@ func TestRemoteModeRequiresToken(t *testing.T) {
 	st, err := client(t, n, httptransport.WithToken("let-me-in")).Status(ctx)
 	if err != nil || st.Mode != "remote-enabled" {
 		t.Errorf("right token: %+v %v", st, err)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "coderclaw test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestTLS(t *testing.T) {
+	home := t.TempDir()
+	_, keyFile, pool := selfSigned(t, home)
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	rc.TLS = config.TLS{Cert: "node.crt", Key: keyFile} // relative to home, and absolute
+	rc.Transport.Addr = "127.0.0.1:0"
+	n, err := node.Start(context.Background(), node.Config{Home: home, Runtime: rc, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(context.Background()) })
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := httptransport.NewClient("https://"+n.Addr(), httptransport.WithHTTPClient(&http.Client{Transport: tr}), httptransport.WithToken("tok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Status(context.Background()); err != nil {
+		t.Fatalf("status over TLS: %v", err)
+	}
+	plain, err := httptransport.NewClient("http://" + n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.CloseIdleConnections()
+	if _, err := plain.Status(context.Background()); err == nil {
+		t.Errorf("plain HTTP to a TLS node succeeded")
+	}
+
+	rc.TLS.Key = "missing.key"
+	if _, err := node.Start(context.Background(), node.Config{Home: home, Runtime: rc, Token: "tok"}); err == nil || !strings.Contains(err.Error(), "missing.key") {
+		t.Errorf("missing key: %v", err)
 	}
 }

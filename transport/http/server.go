@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -70,6 +71,10 @@ func NewServer(h http.Handler, opts ServerOptions) *Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	s.srv.Protocols = new(http.Protocols)
+	s.srv.Protocols.SetHTTP1(true)
+	s.srv.Protocols.SetHTTP2(true)
+	s.srv.Protocols.SetUnencryptedHTTP2(true)
 	s.srv.RegisterOnShutdown(endStreams)
 	return s
 }
@@ -107,9 +112,21 @@ func isStreamRequest(r *http.Request) bool {
 }
 
 // Serve accepts connections on ln until Shutdown or Close, then returns
-// nil; any other failure is returned. It closes ln.
+// nil; any other failure is returned. It closes ln. Cleartext connections
+// speak HTTP/1.1 and, for gRPC clients, HTTP/2 without TLS (h2c).
 func (s *Server) Serve(ln net.Listener) error {
 	err := s.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeTLS is Serve over TLS with the PEM certificate and key files,
+// speaking HTTP/1.1 and HTTP/2.
+func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	s.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	err := s.srv.ServeTLS(ln, certFile, keyFile)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
