@@ -10,10 +10,13 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -51,6 +54,7 @@ type app struct {
 	env    Env
 	node   string
 	output string
+	caFile string
 	// exit is the exit code a command asks for beyond success/failure.
 	exit int
 }
@@ -150,6 +154,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.node, "node", defNode, "URL of the node to talk to (env CODERCLAW_NODE)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	root.PersistentFlags().StringVar(&a.caFile, "ca-file", a.env.Getenv("CODERCLAW_CA_FILE"), "PEM file of the CA that signed an https node's certificate (env CODERCLAW_CA_FILE)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		a.upCommand(),
@@ -166,13 +171,38 @@ func (a *app) rootCommand() *cobra.Command {
 
 // client returns the runtime of the node named by --node.
 func (a *app) client() (coderclaw.Runtime, error) {
-	c, err := httptransport.NewClient(a.node,
-		httptransport.WithUserAgent("coderclaw-cli/"+a.env.Version),
-		httptransport.WithToken(a.env.Getenv("CODERCLAW_TOKEN")))
+	opts := []httptransport.ClientOption{
+		httptransport.WithUserAgent("coderclaw-cli/" + a.env.Version),
+		httptransport.WithToken(a.env.Getenv("CODERCLAW_TOKEN")),
+	}
+	if a.caFile != "" {
+		hc, err := httpClientWithCA(a.caFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, httptransport.WithHTTPClient(hc))
+	}
+	c, err := httptransport.NewClient(a.node, opts...)
 	if err != nil {
 		return nil, usagef("--node: %v", err)
 	}
 	return c, nil
+}
+
+// httpClientWithCA returns an HTTP client that trusts the CA certificates
+// in a PEM file.
+func httpClientWithCA(file string) (*http.Client, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usagef("--ca-file: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usagef("--ca-file %s: no PEM certificate in it", file)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
 }
 
 func (a *app) printJSON(v any) {
