@@ -100,6 +100,7 @@ func (e *Engine) execute(t coderclaw.Task) {
 		if !r.isWaiting() {
 			e.releaseSlot()
 		}
+		e.cleanWorkDir(t)
 	}()
 
 	output, runErr := e.invoke(r)
@@ -132,7 +133,6 @@ func (e *Engine) execute(t coderclaw.Task) {
 		}
 	}
 	e.hub.notify(t.ID)
-	e.cleanWorkDir(t)
 }
 
 // invoke runs the executor, turning a panic into a failure.
