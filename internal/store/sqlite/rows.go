@@ -9,62 +9,82 @@ import (
 	"github.com/coderclaw/coderclaw"
 )
 
-// taskColumns are the columns a task is read from, in taskRow.scan order.
-const taskColumns = "id, description, input, agent_id, status, progress, output, error, " +
-	"parent_id, session_id, project, repo, labels, metadata, priority, attempt, max_attempts, " +
-	"last_seq, created_at, updated_at, started_at, finished_at"
+// A task's columns fall in two groups. The fixed ones are written once by
+// CreateTask and never change; the state ones change with every write. The
+// writer reads and returns only the state, and the caller reads the fixed
+// columns from the read pool after the commit, which is consistent because
+// they never change: this keeps the single writer goroutine's work small.
+const (
+	fixedColumns = "id, description, input, agent_id, parent_id, session_id, project, repo, " +
+		"labels, metadata, priority, max_attempts, created_at"
+	stateColumns = "status, progress, output, error, attempt, last_seq, updated_at, started_at, finished_at"
+	taskColumns  = fixedColumns + ", " + stateColumns
+)
 
 // eventColumns are the columns an event is read from, in scanEvent order.
 const eventColumns = "position, task_id, seq, time, type, status, progress, actor, message, data"
 
-// taskRow is a task as stored. Labels and metadata stay encoded until
-// task() so that the writer goroutine does no JSON work.
-type taskRow struct {
-	t                 coderclaw.Task
-	labels, metadata  sql.NullString
-	started, finished sql.NullInt64
-	leaseOwner        sql.NullString
-	leaseExpires      sql.NullInt64
-	parent, session   sql.NullString
-	project           sql.NullString
-	created, updated  int64
-	status            string
-}
-
 type scanner interface{ Scan(dest ...any) error }
 
-// scan reads the taskColumns, followed by extra destinations.
-func (r *taskRow) scan(sc scanner, extra ...any) error {
-	t := &r.t
-	dest := []any{&t.ID, &t.Description, &t.Input, &t.AgentID, &r.status, &t.Progress, &t.Output, &t.Error,
-		&r.parent, &r.session, &r.project, &t.Repo, &r.labels, &r.metadata, &t.Priority, &t.Attempt, &t.MaxAttempts,
-		&t.LastSeq, &r.created, &r.updated, &r.started, &r.finished}
-	if err := sc.Scan(append(dest, extra...)...); err != nil {
-		return err
+// taskFixed holds the fixed columns of a task; labels and metadata stay
+// encoded until task().
+type taskFixed struct {
+	id, description, input, agentID string
+	parent, session, project        sql.NullString
+	repo                            string
+	labels, metadata                sql.NullString
+	priority, maxAttempts           int
+	created                         int64
+}
+
+func (f *taskFixed) dest() []any {
+	return []any{&f.id, &f.description, &f.input, &f.agentID, &f.parent, &f.session, &f.project, &f.repo,
+		&f.labels, &f.metadata, &f.priority, &f.maxAttempts, &f.created}
+}
+
+// taskState holds the state columns of a task.
+type taskState struct {
+	status            string
+	progress, attempt int
+	output, error     string
+	lastSeq, updated  int64
+	started, finished sql.NullInt64
+}
+
+func (s *taskState) dest() []any {
+	return []any{&s.status, &s.progress, &s.output, &s.error, &s.attempt, &s.lastSeq, &s.updated, &s.started, &s.finished}
+}
+
+// task combines fixed columns and state into a coderclaw.Task.
+func task(f *taskFixed, s *taskState) (coderclaw.Task, error) {
+	t := coderclaw.Task{
+		ID: f.id, Description: f.description, Input: f.input, AgentID: f.agentID,
+		ParentID: f.parent.String, SessionID: f.session.String, Project: f.project.String, Repo: f.repo,
+		Priority: f.priority, MaxAttempts: f.maxAttempts, CreatedAt: fromNanos(f.created),
+		Status: coderclaw.Status(s.status), Progress: s.progress, Output: s.output, Error: s.error,
+		Attempt: s.attempt, LastSeq: s.lastSeq, UpdatedAt: fromNanos(s.updated),
+		StartedAt: optTime(s.started), FinishedAt: optTime(s.finished),
 	}
-	t.Status = coderclaw.Status(r.status)
-	t.ParentID, t.SessionID, t.Project = r.parent.String, r.session.String, r.project.String
-	t.CreatedAt, t.UpdatedAt = fromNanos(r.created), fromNanos(r.updated)
-	t.StartedAt, t.FinishedAt = optTime(r.started), optTime(r.finished)
-	return nil
-}
-
-// scanWithLease reads the taskColumns followed by the lease columns.
-func (r *taskRow) scanWithLease(sc scanner) error {
-	return r.scan(sc, &r.leaseOwner, &r.leaseExpires)
-}
-
-// task returns the row as a coderclaw.Task, decoding labels and metadata.
-func (r *taskRow) task() (coderclaw.Task, error) {
-	t := r.t
 	var err error
-	if t.Labels, err = decodeMap(r.labels); err != nil {
+	if t.Labels, err = decodeMap(f.labels); err != nil {
 		return coderclaw.Task{}, fmt.Errorf("task %s: labels: %w", t.ID, err)
 	}
-	if t.Metadata, err = decodeMap(r.metadata); err != nil {
+	if t.Metadata, err = decodeMap(f.metadata); err != nil {
 		return coderclaw.Task{}, fmt.Errorf("task %s: metadata: %w", t.ID, err)
 	}
 	return t, nil
+}
+
+// scanTask reads the taskColumns.
+func scanTask(sc scanner) (coderclaw.Task, error) {
+	var (
+		f taskFixed
+		s taskState
+	)
+	if err := sc.Scan(append(f.dest(), s.dest()...)...); err != nil {
+		return coderclaw.Task{}, err
+	}
+	return task(&f, &s)
 }
 
 func decodeMap(s sql.NullString) (map[string]string, error) {
@@ -122,13 +142,6 @@ func optTime(n sql.NullInt64) *time.Time {
 	}
 	t := fromNanos(n.Int64)
 	return &t
-}
-
-func optNanos(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UnixNano()
 }
 
 // nullString stores an empty string as NULL.

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,12 +19,13 @@ import (
 // to taken (by the writer) or to abandoned (by a caller whose context ended
 // first), once.
 //
-// A request's fn either refuses (returns a refusal, see isRefusal) before
-// its first write statement, or runs to the end; any other error fails the
-// whole batch. A request with more than one write statement sets savepoint,
-// so that a refusal after a write rolls back that request alone; the others
-// (CreateTask, Transition, Append, most Claims) have one write statement,
-// which SQLite itself undoes if it fails on a constraint, and so need none.
+// A request's fn refuses (returns an error isRefusal accepts) only before
+// its first write statement, so that a refusal leaves nothing to undo; a
+// request with several write statements (Rescue, a Claim beyond maxClaim)
+// sets savepoint all the same, so that if it ever refuses midway it rolls
+// back alone. A single write statement that fails on a constraint (a
+// duplicate id) is undone by SQLite itself. Any other error fails the whole
+// batch, and so does a refusal after a write without a savepoint.
 type request struct {
 	fn        func(w *writer) error
 	savepoint bool
@@ -30,6 +33,12 @@ type request struct {
 	err       error
 	done      chan struct{}
 }
+
+// Arguments of Store.write.
+const (
+	withSavepoint    = true
+	withoutSavepoint = false
+)
 
 const (
 	queued uint32 = iota
@@ -39,22 +48,16 @@ const (
 
 // write runs fn on the writer goroutine inside the next batch transaction
 // and returns its error, or the batch's. fn's effects are durable when
-// write returns nil; when it returns an error they are not applied.
+// write returns nil; when it returns an error they are not applied. The
+// caller must have entered (see Store.enter).
 func (s *Store) write(ctx context.Context, savepoint bool, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r := &request{fn: fn, savepoint: savepoint, done: make(chan struct{})}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return store.ErrClosed
-	}
 	select {
 	case s.reqs <- r:
-		s.mu.RUnlock()
 	case <-ctx.Done():
-		s.mu.RUnlock()
 		return ctx.Err()
 	}
 	select {
@@ -70,10 +73,38 @@ func (s *Store) write(ctx context.Context, savepoint bool, fn func(w *writer) er
 	}
 }
 
-// run is the writer goroutine: it commits the queued requests in batches
-// until reqs is closed and drained.
+// startWriter starts the writer goroutine on conn and returns once the
+// writer's statements are prepared. The goroutine holds the driver
+// connection until reqs is closed and drained, then ends, closing
+// writerDone.
+func (s *Store) startWriter(conn *sql.Conn) error {
+	ready := make(chan error, 1)
+	go func() {
+		defer close(s.writerDone)
+		ran := false
+		err := conn.Raw(func(dc any) error {
+			ran = true
+			w, err := newWriter(dc)
+			if err != nil {
+				ready <- err
+				return nil
+			}
+			s.w = w
+			ready <- nil
+			s.run()
+			return w.close()
+		})
+		if !ran {
+			ready <- fmt.Errorf("writer connection: %w", err)
+		}
+		s.writerErr = err
+	}()
+	return <-ready
+}
+
+// run is the writer loop: it commits the queued requests in batches until
+// reqs is closed and drained.
 func (s *Store) run() {
-	defer close(s.writerDone)
 	batch := make([]*request, 0, s.cfg.MaxBatch)
 	for r := range s.reqs {
 		batch = append(batch[:0], r)
@@ -89,7 +120,9 @@ func (s *Store) run() {
 				break drain
 			}
 		}
+		start := time.Now()
 		s.commit(batch)
+		s.busy.Add(int64(time.Since(start)))
 		clear(batch) // let the requests be collected
 	}
 }
@@ -129,6 +162,7 @@ func (s *Store) commit(batch []*request) {
 
 	w := s.w
 	w.resetEvents(0, 0)
+
 	if err := w.exec(w.begin); err != nil {
 		s.fail(reqs, fmt.Errorf("begin: %w", err))
 		return
@@ -185,7 +219,10 @@ func (s *Store) commit(batch []*request) {
 		s.abort(reqs, err)
 		return
 	}
-	if err := w.exec(w.commit); err != nil {
+	start := time.Now()
+	err := w.exec(w.commit)
+	s.committing.Add(int64(time.Since(start)))
+	if err != nil {
 		s.abort(reqs, fmt.Errorf("commit: %w", err))
 	}
 }
@@ -210,31 +247,43 @@ func (s *Store) fail(reqs []*request, err error) {
 }
 
 // writer is the write connection, its prepared statements and the events
-// the current batch has queued. Only the writer goroutine (and Open, before
-// it starts) uses it.
+// the current batch has queued. Only the writer goroutine uses it. It works
+// on the driver connection directly (inside sql.Conn.Raw, for as long as the
+// writer runs): database/sql's conversions and locking cost more than a
+// third of a simple statement's time, and nothing else shares this
+// connection.
 type writer struct {
-	conn *sql.Conn
-	ctx  context.Context
+	dc  driver.Conn
+	ctx context.Context
 
-	begin, commit, rollback             *sql.Stmt
-	savepoint, release, rollbackTo      *sql.Stmt
-	insertTask, selectTask, selectFence *sql.Stmt
-	updateTask, updateAppend            *sql.Stmt
-	heartbeat, rescueSelect             *sql.Stmt
+	begin, commit, rollback              *stmt
+	savepoint, release, rollbackTo       *stmt
+	insertTask, selectState, selectFence *stmt
+	updateTask, updateAppend             *stmt
+	heartbeat, rescueSelect              *stmt
 	// insertEvents[n] inserts n event rows and claims[n] claims n tasks;
 	// both are prepared on first use.
-	insertEvents [maxEventRows + 1]*sql.Stmt
-	claims       [maxClaim + 1]*sql.Stmt
-	stmts        []*sql.Stmt
+	insertEvents [maxEventRows + 1]*stmt
+	claims       [maxClaim + 1]*stmt
+	stmts        []*stmt
+
+	// args and row are reused buffers for arguments and result rows.
+	args []driver.NamedValue
+	row  []driver.Value
 
 	// events are the rows the batch's requests queued, written by
 	// flushEvents just before the commit; refs are the queued slices whose
 	// callers want the positions back.
 	events []coderclaw.Event
 	refs   []eventRef
-	args   []any
 	// wrote records that the running request executed a write statement.
 	wrote bool
+}
+
+// stmt is a statement prepared on the writer's connection.
+type stmt struct {
+	ds    driver.Stmt
+	query string
 }
 
 type eventRef struct {
@@ -261,10 +310,15 @@ func (w *writer) call(fn func(w *writer) error) (err error) {
 	return fn(w)
 }
 
-func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
-	w := &writer{conn: conn, ctx: context.WithoutCancel(ctx)}
+// newWriter prepares the writer's statements on the driver connection dc.
+func newWriter(dc any) (*writer, error) {
+	conn, ok := dc.(driver.Conn)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T is not a driver.Conn", dc)
+	}
+	w := &writer{dc: conn, ctx: context.Background()}
 	for _, p := range []struct {
-		stmt **sql.Stmt
+		stmt **stmt
 		sql  string
 	}{
 		{&w.begin, "BEGIN IMMEDIATE"},
@@ -274,39 +328,132 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.release, "RELEASE req"},
 		{&w.rollbackTo, "ROLLBACK TO req"},
 		{&w.insertTask, insertTaskSQL},
-		{&w.selectTask, "SELECT " + taskColumns + ", lease_owner, lease_expires_at FROM tasks WHERE id = ?"},
+		{&w.selectState, selectStateSQL},
 		{&w.selectFence, "SELECT status, attempt, progress, last_seq FROM tasks WHERE id = ?"},
 		{&w.updateTask, updateTaskSQL},
 		{&w.updateAppend, "UPDATE tasks SET progress = ?, last_seq = ?, updated_at = ? WHERE id = ?"},
 		{&w.heartbeat, heartbeatSQL},
 		{&w.rescueSelect, rescueSelectSQL},
 	} {
-		st, err := conn.PrepareContext(ctx, p.sql)
+		st, err := w.prepare(p.sql)
 		if err != nil {
 			_ = w.close()
-			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
+			return nil, err
 		}
 		*p.stmt = st
-		w.stmts = append(w.stmts, st)
 	}
 	return w, nil
 }
 
+func (w *writer) prepare(query string) (*stmt, error) {
+	pc, ok := w.dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T cannot prepare with a context", w.dc)
+	}
+	ds, err := pc.PrepareContext(w.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", query, err)
+	}
+	if _, ok := ds.(driver.StmtExecContext); !ok {
+		_ = ds.Close()
+		return nil, fmt.Errorf("driver statement %T cannot execute with a context", ds)
+	}
+	if _, ok := ds.(driver.StmtQueryContext); !ok {
+		_ = ds.Close()
+		return nil, fmt.Errorf("driver statement %T cannot query with a context", ds)
+	}
+	st := &stmt{ds: ds, query: query}
+	w.stmts = append(w.stmts, st)
+	return st, nil
+}
+
+// bind converts args into the reused argument buffer.
+func (w *writer) bind(args []any) []driver.NamedValue {
+	w.args = w.args[:0]
+	for i, a := range args {
+		w.args = append(w.args, driver.NamedValue{Ordinal: i + 1, Value: driverValue(a)})
+	}
+	return w.args
+}
+
+// driverValue converts the argument types the writer uses.
+func driverValue(a any) driver.Value {
+	switch v := a.(type) {
+	case int:
+		return int64(v)
+	case sql.NullString:
+		if v.Valid {
+			return v.String
+		}
+		return nil
+	case sql.NullInt64:
+		if v.Valid {
+			return v.Int64
+		}
+		return nil
+	case nil, int64, string, []byte:
+		return v
+	}
+	panic(fmt.Sprintf("writer: argument of type %T", a)) // a bug; call recovers it
+}
+
 // exec runs a statement that returns no rows.
-func (w *writer) exec(st *sql.Stmt, args ...any) error {
-	_, err := st.ExecContext(w.ctx, args...)
+func (w *writer) exec(st *stmt, args ...any) error {
+	_, err := w.execResult(st, w.bind(args))
 	return err
+}
+
+func (w *writer) execResult(st *stmt, args []driver.NamedValue) (driver.Result, error) {
+	res, err := st.ds.(driver.StmtExecContext).ExecContext(w.ctx, args)
+	clear(args) // drop references to the callers' values
+	return res, err
 }
 
 // write runs a write statement of the current request and returns the
 // number of rows it changed.
-func (w *writer) write(st *sql.Stmt, args ...any) (int64, error) {
-	res, err := st.ExecContext(w.ctx, args...)
+func (w *writer) write(st *stmt, args ...any) (int64, error) {
+	res, err := w.execResult(st, w.bind(args))
 	if err != nil {
 		return 0, err
 	}
 	w.wrote = true
 	return res.RowsAffected()
+}
+
+// query runs a statement that returns rows; the caller closes them.
+func (w *writer) query(st *stmt, args ...any) (driver.Rows, error) {
+	rows, err := st.ds.(driver.StmtQueryContext).QueryContext(w.ctx, w.bind(args))
+	clear(w.args)
+	return rows, err
+}
+
+// next reads the next row of rows into the reused row buffer; it returns
+// io.EOF after the last.
+func (w *writer) next(rows driver.Rows) ([]driver.Value, error) {
+	n := len(rows.Columns())
+	if cap(w.row) < n {
+		w.row = make([]driver.Value, n)
+	}
+	w.row = w.row[:n]
+	clear(w.row)
+	return w.row, rows.Next(w.row)
+}
+
+// queryRow runs a query that returns at most one row and returns it, or
+// sql.ErrNoRows.
+func (w *writer) queryRow(st *stmt, args ...any) ([]driver.Value, error) {
+	rows, err := w.query(st, args...)
+	if err != nil {
+		return nil, err
+	}
+	row, err := w.next(rows)
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, io.EOF) {
+		return nil, sql.ErrNoRows
+	}
+	return row, err
 }
 
 // queueEvents queues event rows for the batch's commit. With positions,
@@ -341,12 +488,13 @@ func (w *writer) flushEvents() error {
 		args := w.args[:0]
 		for i := range evs[:n] {
 			e := &evs[i]
-			args = append(args, e.TaskID, e.Seq, nanos(e.Time), string(e.Type), nullString(string(e.Status)),
-				e.Progress, nullString(e.Actor), nullString(e.Message), nullBytes(e.Data))
+			for _, v := range [...]driver.Value{e.TaskID, e.Seq, nanos(e.Time), string(e.Type),
+				nullString(string(e.Status)), int64(e.Progress), nullString(e.Actor), nullString(e.Message), nullBytes(e.Data)} {
+				args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+			}
 		}
-		res, err := st.ExecContext(w.ctx, args...)
-		clear(args)
-		w.args = args[:0]
+		w.args = args
+		res, err := w.execResult(st, args)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
@@ -369,7 +517,7 @@ func (w *writer) flushEvents() error {
 
 // eventStmt returns the statement inserting n event rows, 1 <= n <=
 // maxEventRows.
-func (w *writer) eventStmt(n int) (*sql.Stmt, error) {
+func (w *writer) eventStmt(n int) (*stmt, error) {
 	if st := w.insertEvents[n]; st != nil {
 		return st, nil
 	}
@@ -381,42 +529,65 @@ func (w *writer) eventStmt(n int) (*sql.Stmt, error) {
 		}
 		b.WriteString("(?,?,?,?,?,?,?,?,?)")
 	}
-	st, err := w.conn.PrepareContext(w.ctx, b.String())
+	st, err := w.prepare(b.String())
 	if err != nil {
-		return nil, fmt.Errorf("prepare event insert: %w", err)
+		return nil, err
 	}
 	w.insertEvents[n] = st
-	w.stmts = append(w.stmts, st)
 	return st, nil
 }
 
 // claimStmt returns the statement claiming n tasks, 1 <= n <= maxClaim.
-func (w *writer) claimStmt(n int) (*sql.Stmt, error) {
+func (w *writer) claimStmt(n int) (*stmt, error) {
 	if st := w.claims[n]; st != nil {
 		return st, nil
 	}
-	st, err := w.conn.PrepareContext(w.ctx, fmt.Sprintf(claimSQL, n))
+	st, err := w.prepare(claimQuery(n))
 	if err != nil {
-		return nil, fmt.Errorf("prepare claim: %w", err)
+		return nil, err
 	}
 	w.claims[n] = st
-	w.stmts = append(w.stmts, st)
 	return st, nil
 }
 
-// close releases the prepared statements and the connection.
+// close releases the prepared statements.
 func (w *writer) close() error {
 	var errs []error
 	for _, st := range w.stmts {
-		errs = append(errs, st.Close())
+		errs = append(errs, st.ds.Close())
 	}
 	w.stmts = nil
-	if w.conn != nil {
-		errs = append(errs, w.conn.Close())
-		w.conn = nil
-	}
 	return errors.Join(errs...)
 }
 
 // nanos is the stored form of a time.
 func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// Conversions of the values the driver returns.
+
+func vString(v driver.Value) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+func vInt(v driver.Value) int64 {
+	x, _ := v.(int64)
+	return x
+}
+
+func vNullInt(v driver.Value) sql.NullInt64 {
+	x, ok := v.(int64)
+	return sql.NullInt64{Int64: x, Valid: ok}
+}
+
+func vNullString(v driver.Value) sql.NullString {
+	if v == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: vString(v), Valid: true}
+}

@@ -869,7 +869,7 @@ func testTasksFilter(t *testing.T, h *harness) {
 		{"session", coderclaw.Filter{SessionID: "s1"}, []coderclaw.Task{t2, t1}},
 		{"project", coderclaw.Filter{Project: "p1"}, []coderclaw.Task{t3, t1}},
 		{"parent", coderclaw.Filter{ParentID: t1.ID}, []coderclaw.Task{t3, t2}},
-		{"unknown parent", coderclaw.Filter{ParentID: "nobody"}, nil},
+		{"unknown parent", coderclaw.Filter{ParentID: "0190a5f0-0000-7000-8000-00000000dead"}, nil},
 		{"created after (inclusive)", coderclaw.Filter{CreatedAfter: t2.CreatedAt}, []coderclaw.Task{t5, t4, t3, t2}},
 		{"created before (exclusive)", coderclaw.Filter{CreatedBefore: t4.CreatedAt}, []coderclaw.Task{t3, t2, t1}},
 		{"created range", coderclaw.Filter{CreatedAfter: t2.CreatedAt, CreatedBefore: t4.CreatedAt}, []coderclaw.Task{t3, t2}},
@@ -1243,18 +1243,22 @@ func testMixedBatch(t *testing.T, h *harness) {
 func testContextDone(t *testing.T, h *harness) {
 	ctx, cancel := context.WithCancel(h.ctx)
 	cancel()
-	in := h.newTask()
-	_, err := h.s.CreateTask(ctx, in, "tester")
-	wantIs(t, "CreateTask with a cancelled context", err, context.Canceled)
-	_, err = h.s.Task(h.ctx, in.ID)
-	wantIs(t, "Task after a cancelled CreateTask", err, store.ErrNotFound)
-
+	// Repeated, so that a write that merely races its context is caught.
+	for range 20 {
+		in := h.newTask()
+		_, err := h.s.CreateTask(ctx, in, "tester")
+		wantIs(t, "CreateTask with a cancelled context", err, context.Canceled)
+		_, err = h.s.Task(h.ctx, in.ID)
+		wantIs(t, "Task after a cancelled CreateTask", err, store.ErrNotFound)
+	}
 	h.create()
-	now := h.tick()
-	_, err = h.s.Claim(ctx, store.Claim{Owner: "w", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)})
-	wantIs(t, "Claim with a cancelled context", err, context.Canceled)
+	for range 20 {
+		now := h.tick()
+		_, err := h.s.Claim(ctx, store.Claim{Owner: "w", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)})
+		wantIs(t, "Claim with a cancelled context", err, context.Canceled)
+	}
 	if got := h.claim("w", 10); len(got) != 1 {
-		t.Errorf("the cancelled Claim took a task: %d left", len(got))
+		t.Errorf("a cancelled Claim took the task: %d left to claim", len(got))
 	}
 }
 

@@ -34,18 +34,23 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_pending ON tasks (priority DESC, id) WHERE status = 'pending';
 -- Rescue: active tasks by lease expiry.
 CREATE INDEX tasks_active ON tasks (lease_expires_at) WHERE status IN ('planning', 'running');
--- Listings, newest first (keyset paging on id), and Counts.
-CREATE INDEX tasks_status ON tasks (status, id);
+-- Listings by status, newest first (keyset paging on id), and Counts.
+-- Pending tasks are left out (tasks_pending covers them): a task's index
+-- entries change with its status, and this keeps create and claim, the
+-- hottest writes, from touching this index at all.
+CREATE INDEX tasks_status ON tasks (status, id) WHERE status <> 'pending';
 CREATE INDEX tasks_parent ON tasks (parent_id, id) WHERE parent_id IS NOT NULL;
 CREATE INDEX tasks_session ON tasks (session_id, id) WHERE session_id IS NOT NULL;
 CREATE INDEX tasks_project ON tasks (project, id) WHERE project IS NOT NULL;
 
 -- Events: each task's append-only history. position orders all events of
 -- the store; AUTOINCREMENT never reuses one, so a reader resuming from a
--- position never misses or repeats an event.
+-- position never misses or repeats an event. task_id has no FOREIGN KEY: the
+-- only writer inserts events for tasks it has just read or written in the
+-- same transaction, and the check would cost an index search per row.
 CREATE TABLE events (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id  TEXT    NOT NULL REFERENCES tasks (id),
+    task_id  TEXT    NOT NULL,
     seq      INTEGER NOT NULL,
     time     INTEGER NOT NULL,
     type     TEXT    NOT NULL,
