@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"iter"
 	"net"
 	"net/http"
@@ -76,6 +77,25 @@ func CaptureCredentials(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(WithCredentials(r.Context(), c)))
+	})
+}
+
+// Authenticated serves next only to requests authn accepts, answering
+// others with 401 and a JSON error body; it guards the node's plain HTTP
+// endpoints (metrics) that do not go through a Runtime.
+func Authenticated(authn Authenticator, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := authn.Authenticate(r.Context(), CredentialsFrom(r.Context())); err != nil {
+			e := coderclaw.AsError(err)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(struct {
+				Error *coderclaw.Error `json:"error"`
+			}{e})
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -13,16 +13,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/internal/access"
 	"github.com/coderclaw/coderclaw/internal/agent"
 	"github.com/coderclaw/coderclaw/internal/agent/shell"
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/engine"
+	"github.com/coderclaw/coderclaw/internal/metrics"
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 )
@@ -74,8 +77,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{
+	var st *sqlite.Store
+	m := metrics.New(metrics.Options{
+		Counts: func(ctx context.Context) (map[coderclaw.Status]int, error) { return st.Counts(ctx) },
+		Logger: log.With("component", "metrics"),
+	})
+	st, err = sqlite.Open(ctx, sqlite.Config{
 		Path: rc.Store.DBPath(cfg.Home), Synchronous: rc.Store.Synchronous, Logger: log,
+		OnCommit: m.ObserveCommit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -99,6 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Mode:               string(rc.Mode),
 		Version:            cfg.Version,
 		Logger:             log.With("component", "engine"),
+		Observer:           m,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -122,8 +132,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
 	}
 	rt := access.Guard(n.engine, authn, access.AllowAll{})
-	h := httptransport.NewHandler(rt, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version})
-	n.server = httptransport.NewServer(access.CaptureCredentials(h), httptransport.ServerOptions{Logger: log})
+	mux := http.NewServeMux()
+	mux.Handle("/", httptransport.NewHandler(rt, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version}))
+	mux.Handle("GET /openapi.json", httptransport.OpenAPIHandler())
+	docs := httptransport.DocsHandler()
+	mux.Handle("GET /docs", docs)
+	mux.Handle("GET /docs/", docs)
+	mux.Handle("GET /metrics", access.Authenticated(authn, m.Handler()))
+	n.server = httptransport.NewServer(access.CaptureCredentials(mux), httptransport.ServerOptions{Logger: log})
 	scheme := "http"
 	if certFile != "" {
 		scheme = "https"

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -170,5 +171,58 @@ func TestTLS(t *testing.T) {
 	rc.TLS.Key = "missing.key"
 	if _, err := node.Start(context.Background(), node.Config{Home: home, Runtime: rc, Token: "tok"}); err == nil || !strings.Contains(err.Error(), "missing.key") {
 		t.Errorf("missing key: %v", err)
+	}
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestNodeEndpoints(t *testing.T) {
+	n := start(t, config.Defaults(), "")
+	c := client(t, n)
+	task, err := c.Submit(context.Background(), coderclaw.SubmitRequest{AgentID: "noop", Input: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range c.Stream(context.Background(), task.ID, 0) {
+	}
+	base := "http://" + n.Addr()
+	code, body := get(t, base+"/metrics", "")
+	if code != 200 || !strings.Contains(body, `coderclaw_tasks{status="completed"} 1`) || !strings.Contains(body, "coderclaw_store_commit_batch_size_count") {
+		t.Errorf("/metrics: %d\n%s", code, body)
+	}
+	if code, body := get(t, base+"/openapi.json", ""); code != 200 || !strings.Contains(body, `"openapi"`) {
+		t.Errorf("/openapi.json: %d", code)
+	}
+	if code, body := get(t, base+"/docs", ""); code != 200 || !strings.Contains(body, "openapi.json") {
+		t.Errorf("/docs: %d %.200s", code, body)
+	}
+
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	remote := "http://" + start(t, rc, "tok").Addr()
+	if code, body := get(t, remote+"/metrics", ""); code != 401 || !strings.Contains(body, `"unauthenticated"`) {
+		t.Errorf("/metrics without a token: %d %s", code, body)
+	}
+	if code, _ := get(t, remote+"/metrics", "tok"); code != 200 {
+		t.Errorf("/metrics with the token: %d", code)
 	}
 }

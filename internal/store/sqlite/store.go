@@ -107,6 +107,10 @@ type Config struct {
 	// MaxBatch bounds the write requests committed in one transaction;
 	// zero means 512.
 	MaxBatch int
+	// OnCommit, when set, is called by the writer after each committed
+	// batch with its number of requests and the COMMIT's duration (for
+	// metrics); it must not block.
+	OnCommit func(batch int, d time.Duration)
 }
 
 // withDefaults returns c with every zero field set to its default.

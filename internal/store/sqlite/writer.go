@@ -221,9 +221,14 @@ func (s *Store) commit(batch []*request) {
 	}
 	start := time.Now()
 	err := w.exec(w.commit)
-	s.committing.Add(int64(time.Since(start)))
+	took := time.Since(start)
+	s.committing.Add(int64(took))
 	if err != nil {
 		s.abort(reqs, fmt.Errorf("commit: %w", err))
+		return
+	}
+	if s.cfg.OnCommit != nil {
+		s.cfg.OnCommit(len(reqs), took)
 	}
 }
 
