@@ -51,10 +51,11 @@ type Env struct {
 
 // app holds the global flags and the environment of one invocation.
 type app struct {
-	env    Env
-	node   string
-	output string
-	caFile string
+	env       Env
+	node      string
+	output    string
+	caFile    string
+	transport string
 	// exit is the exit code a command asks for beyond success/failure.
 	exit int
 }
@@ -154,6 +155,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.node, "node", defNode, "URL of the node to talk to (env CODERCLAW_NODE)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	root.PersistentFlags().StringVar(&a.transport, "transport", "http", "transport to the node: http")
 	root.PersistentFlags().StringVar(&a.caFile, "ca-file", a.env.Getenv("CODERCLAW_CA_FILE"), "PEM file of the CA that signed an https node's certificate (env CODERCLAW_CA_FILE)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
