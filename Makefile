@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: help build test race lint fuzz bench ci
+.PHONY: help build test race lint fuzz bench proto ci
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
@@ -24,10 +24,14 @@ fuzz: ## run each fuzzer for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime $(FUZZTIME) ./transport/http
 	$(GO) test -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME) ./transport/http
+	$(GO) test -run '^$$' -fuzz '^FuzzSubmitRequest$$' -fuzztime $(FUZZTIME) ./transport/grpc
 
 bench: build ## print the engine figures (20,000 noop tasks)
 	./bin/coderclaw bench engine --tasks 20000
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/sqlite
+
+proto: ## regenerate gen/ from proto/ (needs Debian protoc 3.21.12)
+	bash proto/generate.sh
 
 ci: ## what CI runs
 	bash .ci/run

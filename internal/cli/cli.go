@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coderclaw/coderclaw"
+	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 )
 
@@ -155,7 +156,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.node, "node", defNode, "URL of the node to talk to (env CODERCLAW_NODE)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
-	root.PersistentFlags().StringVar(&a.transport, "transport", "http", "transport to the node: http")
+	root.PersistentFlags().StringVar(&a.transport, "transport", "http", "transport to the node: http, grpc, connect or grpcweb")
 	root.PersistentFlags().StringVar(&a.caFile, "ca-file", a.env.Getenv("CODERCLAW_CA_FILE"), "PEM file of the CA that signed an https node's certificate (env CODERCLAW_CA_FILE)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
@@ -171,24 +172,43 @@ func (a *app) rootCommand() *cobra.Command {
 	return root
 }
 
-// client returns the runtime of the node named by --node.
+// client returns the runtime of the node named by --node, over the
+// transport named by --transport.
 func (a *app) client() (coderclaw.Runtime, error) {
-	opts := []httptransport.ClientOption{
-		httptransport.WithUserAgent("coderclaw-cli/" + a.env.Version),
-		httptransport.WithToken(a.env.Getenv("CODERCLAW_TOKEN")),
-	}
+	token := a.env.Getenv("CODERCLAW_TOKEN")
+	ua := "coderclaw-cli/" + a.env.Version
+	var hc *http.Client
 	if a.caFile != "" {
-		hc, err := httpClientWithCA(a.caFile)
-		if err != nil {
+		var err error
+		if hc, err = httpClientWithCA(a.caFile); err != nil {
 			return nil, err
 		}
-		opts = append(opts, httptransport.WithHTTPClient(hc))
 	}
-	c, err := httptransport.NewClient(a.node, opts...)
+	var (
+		rt  coderclaw.Runtime
+		err error
+	)
+	switch a.transport {
+	case "http":
+		opts := []httptransport.ClientOption{httptransport.WithUserAgent(ua), httptransport.WithToken(token)}
+		if hc != nil {
+			opts = append(opts, httptransport.WithHTTPClient(hc))
+		}
+		rt, err = httptransport.NewClient(a.node, opts...)
+	case "grpc", "connect", "grpcweb":
+		opts := []grpctransport.ClientOption{grpctransport.WithUserAgent(ua), grpctransport.WithToken(token),
+			grpctransport.WithProtocol(grpctransport.Protocol(a.transport))}
+		if hc != nil {
+			opts = append(opts, grpctransport.WithHTTPClient(hc))
+		}
+		rt, err = grpctransport.NewClient(a.node, opts...)
+	default:
+		return nil, usagef("--transport: want http, grpc, connect or grpcweb, got %q", a.transport)
+	}
 	if err != nil {
 		return nil, usagef("--node: %v", err)
 	}
-	return c, nil
+	return rt, nil
 }
 
 // httpClientWithCA returns an HTTP client that trusts the CA certificates

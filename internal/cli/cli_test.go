@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/internal/cli"
 	"github.com/coderclaw/coderclaw/internal/nodetest"
+	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 )
 
@@ -169,5 +171,36 @@ func TestAgentsAndStatus(t *testing.T) {
 	}
 	if r := run(t, url, "skills", "-o", "json"); r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("skills: %d %q", r.code, r.stdout)
+	}
+}
+
+// TestTransports runs the same commands over every transport the CLI offers.
+func TestTransports(t *testing.T) {
+	n := nodetest.New(t)
+	mux := http.NewServeMux()
+	mux.Handle("/", httptransport.NewHandler(n, httptransport.HandlerOptions{}))
+	grpctransport.Mount(mux, n, grpctransport.HandlerOptions{})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for _, tr := range []string{"http", "grpc", "connect", "grpcweb"} {
+		r := run(t, srv.URL, "--transport", tr, "submit", "--wait", "-o", "json", "echo", tr)
+		if r.code != cli.ExitOK {
+			t.Fatalf("%s: exit %d %s", tr, r.code, r.stderr)
+		}
+		task := decode[coderclaw.Task](t, r)
+		if task.Output != tr {
+			t.Errorf("%s: output %q", tr, task.Output)
+		}
+		r = run(t, srv.URL, "--transport", tr, "task", "show", "0190a0f8-0000-7000-8000-000000000000")
+		if r.code != cli.ExitFailure || !strings.Contains(r.stderr, "not found") {
+			t.Errorf("%s: unknown task: exit %d %q", tr, r.code, r.stderr)
+		}
+	}
+	if r := run(t, srv.URL, "--transport", "carrier-pigeon", "status"); r.code != cli.ExitUsage {
+		t.Errorf("unknown transport: exit %d", r.code)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/coderclaw/coderclaw/internal/engine"
 	"github.com/coderclaw/coderclaw/internal/metrics"
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
+	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 )
 
@@ -139,7 +140,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/", docs)
 	mux.Handle("GET /metrics", access.Authenticated(authn, m.Handler()))
+	rpc := grpctransport.Mount(mux, rt, grpctransport.HandlerOptions{Logger: log.With("component", "grpc")})
 	n.server = httptransport.NewServer(access.CaptureCredentials(mux), httptransport.ServerOptions{Logger: log})
+	n.server.RegisterOnShutdown(rpc.EndStreams)
 	scheme := "http"
 	if certFile != "" {
 		scheme = "https"

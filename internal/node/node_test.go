@@ -24,6 +24,7 @@ import (
 	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/node"
+	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 )
 
@@ -224,5 +225,37 @@ func TestNodeEndpoints(t *testing.T) {
 	}
 	if code, _ := get(t, remote+"/metrics", "tok"); code != 200 {
 		t.Errorf("/metrics with the token: %d", code)
+	}
+}
+
+// TestTransportsShareOneListener: REST and gRPC reach the same runtime on
+// the node's one port, and gRPC passes the same access guard.
+func TestTransportsShareOneListener(t *testing.T) {
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	n := start(t, rc, "tok")
+	ctx := context.Background()
+	viaHTTP, err := client(t, n, httptransport.WithToken("tok")).Submit(ctx, coderclaw.SubmitRequest{AgentID: "noop", Input: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range []grpctransport.Protocol{grpctransport.ProtocolGRPC, grpctransport.ProtocolConnect, grpctransport.ProtocolGRPCWeb} {
+		g, err := grpctransport.NewClient("http://"+n.Addr(), grpctransport.WithProtocol(proto), grpctransport.WithToken("tok"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.Task(ctx, viaHTTP.ID)
+		if err != nil || got.ID != viaHTTP.ID {
+			t.Errorf("%s: task %+v, %v", proto, got, err)
+		}
+		anon, err := grpctransport.NewClient("http://"+n.Addr(), grpctransport.WithProtocol(proto))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := anon.Status(ctx); coderclaw.ErrorCode(err) != coderclaw.CodeUnauthenticated {
+			t.Errorf("%s without a token: %v", proto, err)
+		}
+		g.CloseIdleConnections()
+		anon.CloseIdleConnections()
 	}
 }

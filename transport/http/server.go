@@ -139,6 +139,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
+// RegisterOnShutdown registers f to run when Shutdown begins, to end
+// long-lived requests of other handlers (gRPC streams) as it ends SSE
+// streams.
+func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
+
 // Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
 	s.endStreams()

@@ -154,6 +154,9 @@ func (s *sseWriter) frame(f sseFrame) error {
 	return s.write(s.buf)
 }
 
+// write sends b and flushes it within the write timeout. The deadline is
+// lifted once the bytes are out: over HTTP/2 a deadline left in place
+// resets the stream when it passes, even while the stream is only idle.
 func (s *sseWriter) write(b []byte) error {
 	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
@@ -161,12 +164,22 @@ func (s *sseWriter) write(b []byte) error {
 	if _, err := s.w.Write(b); err != nil {
 		return err
 	}
-	return s.rc.Flush()
+	return s.flushed(s.rc.Flush())
 }
 
 func (s *sseWriter) flush() error {
 	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	return s.rc.Flush()
+	return s.flushed(s.rc.Flush())
+}
+
+func (s *sseWriter) flushed(err error) error {
+	if err != nil {
+		return err
+	}
+	if err := s.rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
