@@ -24,6 +24,7 @@ fuzz: ## run each fuzzer for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime $(FUZZTIME) ./transport/http
 	$(GO) test -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME) ./transport/http
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./transport/http
 	$(GO) test -run '^$$' -fuzz '^FuzzSubmitRequest$$' -fuzztime $(FUZZTIME) ./transport/grpc
 
 bench: build ## print the engine figures (20,000 noop tasks)
