@@ -20,7 +20,9 @@ func TestLayering(t *testing.T) {
 		{pkg: mod, stdOnly: true},
 		{pkg: mod + "/internal/engine", banned: []string{"net/http", "database/sql", "modernc.org/sqlite", mod + "/transport/", mod + "/internal/store/sqlite", mod + "/internal/cli", mod + "/internal/node"}},
 		{pkg: mod + "/internal/store/sqlite", banned: []string{"net/http", mod + "/transport/", mod + "/internal/engine"}},
-		{pkg: mod + "/transport/http", banned: []string{"database/sql", mod + "/internal/engine", mod + "/internal/store"}},
+		{pkg: mod + "/transport/http", banned: []string{"database/sql", mod + "/internal/engine", mod + "/internal/store", mod + "/transport/ws", mod + "/transport/grpc"}},
+		{pkg: mod + "/transport/ws", banned: []string{"database/sql", mod + "/internal/engine", mod + "/internal/store", mod + "/transport/http", mod + "/transport/grpc"}},
+		{pkg: mod + "/transport/grpc", banned: []string{"database/sql", mod + "/internal/engine", mod + "/internal/store", mod + "/transport/http", mod + "/transport/ws"}},
 		{pkg: mod + "/internal/agent/...", banned: []string{"database/sql", mod + "/internal/engine", mod + "/internal/store", mod + "/transport/"}},
 	}
 	for _, r := range rules {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/coderclaw/coderclaw"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
+	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 )
 
 // Exit codes.
@@ -57,8 +59,8 @@ type app struct {
 	output    string
 	caFile    string
 	transport string
-	// exit is the exit code a command asks for beyond success/failure.
-	exit int
+	// closers release the clients a command opened.
+	closers []io.Closer
 }
 
 // exitError carries an exit code out of a command without a message.
@@ -85,6 +87,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	for _, c := range a.closers {
+		_ = c.Close()
+	}
 	var ee exitError
 	switch {
 	case err == nil:
@@ -156,7 +161,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.node, "node", defNode, "URL of the node to talk to (env CODERCLAW_NODE)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
-	root.PersistentFlags().StringVar(&a.transport, "transport", "http", "transport to the node: http, grpc, connect or grpcweb")
+	root.PersistentFlags().StringVar(&a.transport, "transport", "http", "transport to the node: http, ws, grpc, connect or grpcweb")
 	root.PersistentFlags().StringVar(&a.caFile, "ca-file", a.env.Getenv("CODERCLAW_CA_FILE"), "PEM file of the CA that signed an https node's certificate (env CODERCLAW_CA_FILE)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
@@ -202,13 +207,44 @@ func (a *app) client() (coderclaw.Runtime, error) {
 			opts = append(opts, grpctransport.WithHTTPClient(hc))
 		}
 		rt, err = grpctransport.NewClient(a.node, opts...)
+	case "ws":
+		u, perr := url.Parse(a.node)
+		if perr != nil {
+			return nil, usagef("--node: %v", perr)
+		}
+		switch u.Scheme {
+		case "http":
+			u.Scheme = "ws"
+		case "https":
+			u.Scheme = "wss"
+		}
+		u.Path = strings.TrimRight(u.Path, "/") + wstransport.DefaultPath
+		opts := []wstransport.ClientOption{wstransport.WithHeader(wsHeader(ua, token))}
+		if hc != nil {
+			opts = append(opts, wstransport.WithHTTPClient(hc))
+		}
+		c, derr := wstransport.Dial(context.Background(), u.String(), opts...)
+		if derr != nil {
+			return nil, derr
+		}
+		a.closers = append(a.closers, c)
+		rt = c
 	default:
-		return nil, usagef("--transport: want http, grpc, connect or grpcweb, got %q", a.transport)
+		return nil, usagef("--transport: want http, ws, grpc, connect or grpcweb, got %q", a.transport)
 	}
 	if err != nil {
 		return nil, usagef("--node: %v", err)
 	}
 	return rt, nil
+}
+
+// wsHeader is the handshake header of a WebSocket client.
+func wsHeader(ua, token string) http.Header {
+	h := http.Header{"User-Agent": {ua}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return h
 }
 
 // httpClientWithCA returns an HTTP client that trusts the CA certificates

@@ -15,6 +15,7 @@ import (
 	"github.com/coderclaw/coderclaw/internal/nodetest"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
+	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 )
 
 // node starts a real node on loopback and returns its URL.
@@ -180,13 +181,16 @@ func TestTransports(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/", httptransport.NewHandler(n, httptransport.HandlerOptions{}))
 	grpctransport.Mount(mux, n, grpctransport.HandlerOptions{})
+	ws := wstransport.NewHandler(n, wstransport.HandlerOptions{})
+	mux.Handle(wstransport.DefaultPath, ws)
+	t.Cleanup(func() { _ = ws.Shutdown(context.Background()) })
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetHTTP1(true)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	for _, tr := range []string{"http", "grpc", "connect", "grpcweb"} {
+	for _, tr := range []string{"http", "ws", "grpc", "connect", "grpcweb"} {
 		r := run(t, srv.URL, "--transport", tr, "submit", "--wait", "-o", "json", "echo", tr)
 		if r.code != cli.ExitOK {
 			t.Fatalf("%s: exit %d %s", tr, r.code, r.stderr)

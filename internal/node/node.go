@@ -29,6 +29,7 @@ import (
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
+	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 )
 
 // Config is what a node needs to start.
@@ -53,6 +54,7 @@ type Node struct {
 	store  *sqlite.Store
 	engine *engine.Engine
 	server *httptransport.Server
+	ws     *wstransport.Handler
 	ln     net.Listener
 	served chan error
 }
@@ -141,6 +143,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	mux.Handle("GET /docs/", docs)
 	mux.Handle("GET /metrics", access.Authenticated(authn, m.Handler()))
 	rpc := grpctransport.Mount(mux, rt, grpctransport.HandlerOptions{Logger: log.With("component", "grpc")})
+	n.ws = wstransport.NewHandler(rt, wstransport.HandlerOptions{Logger: log.With("component", "ws")})
+	mux.Handle(wstransport.DefaultPath, n.ws)
 	n.server = httptransport.NewServer(access.CaptureCredentials(mux), httptransport.ServerOptions{Logger: log})
 	n.server.RegisterOnShutdown(rpc.EndStreams)
 	scheme := "http"
@@ -169,6 +173,11 @@ func (n *Node) Stop(ctx context.Context) error {
 	err := n.server.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = n.server.Close()
+	}
+	// WebSocket connections are hijacked: the HTTP server neither closes
+	// nor waits for them.
+	if werr := n.ws.Shutdown(ctx); werr != nil {
+		n.log.Warn("websocket shutdown", "err", werr)
 	}
 	n.stopEngine(ctx)
 	n.log.Info("node stopped")

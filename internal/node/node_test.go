@@ -25,6 +25,7 @@ import (
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/node"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
+	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 )
 
@@ -257,5 +258,21 @@ func TestTransportsShareOneListener(t *testing.T) {
 		}
 		g.CloseIdleConnections()
 		anon.CloseIdleConnections()
+	}
+	ws, err := wstransport.Dial(ctx, "ws://"+n.Addr()+wstransport.DefaultPath, wstransport.WithHeader(http.Header{"Authorization": {"Bearer tok"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if got, err := ws.Task(ctx, viaHTTP.ID); err != nil || got.ID != viaHTTP.ID {
+		t.Errorf("ws: task %+v, %v", got, err)
+	}
+	anon, err := wstransport.Dial(ctx, "ws://"+n.Addr()+wstransport.DefaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	if _, err := anon.Status(ctx); coderclaw.ErrorCode(err) != coderclaw.CodeUnauthenticated {
+		t.Errorf("ws without a token: %v", err)
 	}
 }
