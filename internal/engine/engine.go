@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -280,12 +281,14 @@ func (e *Engine) signal() {
 	}
 }
 
-// workDir is the working directory of a task.
+// workDir is the working directory of an execution of a task: its repo,
+// or a scratch directory of its own attempt, so that an execution winding
+// down never shares (or removes) the directory of the next.
 func (e *Engine) workDir(t coderclaw.Task) string {
 	if t.Repo != "" {
 		return t.Repo
 	}
-	return filepath.Join(e.cfg.WorkDir, t.ID)
+	return filepath.Join(e.cfg.WorkDir, t.ID, strconv.Itoa(t.Attempt))
 }
 
 // publicError converts an error from the store or an executor into the

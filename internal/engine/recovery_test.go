@@ -2,6 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -215,5 +218,24 @@ func TestWaitingSurvivesRestart(t *testing.T) {
 	task, _ = follow(t, second, sub.ID)
 	if task.Status != coderclaw.StatusCompleted || task.Output != "one+two" {
 		t.Errorf("resumed task: %s output %q error %q", task.Status, task.Output, task.Error)
+	}
+}
+
+// TestScratchDirRemoved: a task without a repo runs in a scratch directory
+// of its own, removed when its execution ends, however it ends.
+func TestScratchDirRemoved(t *testing.T) {
+	n := nodetest.New(t)
+	for _, input := range []string{"pwd; touch made-here", "exit 3"} {
+		sub, err := n.Submit(ctx(t), coderclaw.SubmitRequest{AgentID: "shell", Input: input})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, _ := follow(t, n, sub.ID)
+		if input[0] == 'p' && !strings.HasSuffix(task.Output, filepath.Join("work", sub.ID, "1")) {
+			t.Errorf("ran in %q", task.Output)
+		}
+		if _, err := os.Stat(filepath.Join(n.Dir, "work", sub.ID)); !os.IsNotExist(err) {
+			t.Errorf("%q: scratch directory left behind: %v", input, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/coderclaw/coderclaw"
@@ -89,6 +90,12 @@ func (e *Engine) execute(t coderclaw.Task) {
 	defer e.runsWG.Done()
 	r := newRun(e, t)
 	e.mu.Lock()
+	if old := e.runs[t.ID]; old != nil {
+		// An earlier execution of the task still winds down here: its lease
+		// was lost and the task claimed again. Its writes are refused
+		// already; stop its work too.
+		old.cancel(errLeaseLost)
+	}
 	e.runs[t.ID] = r
 	e.mu.Unlock()
 	defer func() {
@@ -100,11 +107,11 @@ func (e *Engine) execute(t coderclaw.Task) {
 		if !r.isWaiting() {
 			e.releaseSlot()
 		}
-		e.cleanWorkDir(t)
 	}()
 
 	output, runErr := e.invoke(r)
 	r.stopFlusher()
+	e.cleanWorkDir(t) // before the result is stored: a reader of it sees the end
 	if cause := context.Cause(r.ctx); r.ctx.Err() != nil {
 		e.log.Debug("execution ended without a result", "task", t.ID, "attempt", t.Attempt, "cause", cause)
 		return // cancelled, lease lost or node stopping: nothing to record
@@ -155,9 +162,11 @@ func (e *Engine) cleanWorkDir(t coderclaw.Task) {
 	if t.Repo != "" {
 		return
 	}
-	if err := os.RemoveAll(e.workDir(t)); err != nil {
+	dir := e.workDir(t)
+	if err := os.RemoveAll(dir); err != nil {
 		e.log.Warn("remove working directory", "task", t.ID, "err", err)
 	}
+	_ = os.Remove(filepath.Dir(dir)) // the task's directory, once no attempt uses it
 }
 
 // heartbeatLoop renews the leases of the executions running here and stops

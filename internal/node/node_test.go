@@ -25,8 +25,8 @@ import (
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/node"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
-	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
+	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
