@@ -161,6 +161,7 @@ type Store struct {
 	// before writerDone is closed.
 	w         *writer
 	writerErr error
+	ckpt      *checkpointer
 
 	// mu guards closed; ops counts the calls in progress. A call enters
 	// (see enter) only while the store is open, so once Close has set
@@ -209,6 +210,7 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 	s.writeDB, err = sql.Open("sqlite", dsn(cfg.Path,
 		"journal_mode(WAL)",
 		"synchronous("+cfg.Synchronous+")",
+		"wal_autocheckpoint(0)", // the checkpointer does it (checkpoint.go)
 		"journal_size_limit(67108864)",
 		"cache_size(-32768)",
 		// Statement and savepoint journals stay in memory.
@@ -250,6 +252,15 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 	}
 	cleanup = append(cleanup, s.reads.close)
 
+	ckptDB, err := sql.Open("sqlite", dsn(cfg.Path))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", cfg.Path, err)
+	}
+	ckptDB.SetMaxOpenConns(1)
+	cleanup = append(cleanup, ckptDB.Close)
+	s.ckpt = startCheckpointer(ckptDB)
+	cleanup = append(cleanup, s.ckpt.close)
+
 	s.conn = conn
 	if err := s.startWriter(conn); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
@@ -279,7 +290,8 @@ func (s *Store) Close() error {
 		s.ops.Wait()  // calls in progress finish, their writes with them
 		close(s.reqs) // the writer drains what is left and stops
 		<-s.writerDone
-		s.closeErr = errors.Join(s.writerErr, s.conn.Close(), s.writeDB.Close(), s.reads.close(), s.readDB.Close())
+		s.closeErr = errors.Join(s.writerErr, s.reads.close(), s.readDB.Close(), s.ckpt.close(), s.ckpt.db.Close(),
+			s.conn.Close(), s.writeDB.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", s.closeErr)
 		}

@@ -227,6 +227,7 @@ func (s *Store) commit(batch []*request) {
 		s.abort(reqs, fmt.Errorf("commit: %w", err))
 		return
 	}
+	s.ckpt.committed()
 	if s.cfg.OnCommit != nil {
 		s.cfg.OnCommit(len(reqs), took)
 	}
