@@ -37,13 +37,6 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		h.log.DebugContext(r.Context(), "http: clear read deadline", "err", err)
 	}
-	// Errors before the first byte are ordinary JSON errors: check that the
-	// task exists before committing to a 200.
-	if _, err := h.rt.Task(r.Context(), id); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-cache")
@@ -75,6 +68,27 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// Errors before the first byte are ordinary JSON errors. The runtime
+	// reports an unknown task (or a refused caller) as its stream's first
+	// item, at once; so wait for that item before committing to a 200,
+	// but not longer than firstItemWait for a stream that is only quiet.
+	var first *streamItem
+	wait := time.NewTimer(firstItemWait)
+	select {
+	case it, ok := <-items:
+		if ok && it.err != nil && ctx.Err() == nil {
+			wait.Stop()
+			h.writeError(w, r, it.err)
+			return
+		}
+		if ok {
+			first = &it
+		}
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	wait.Stop()
+
 	w.WriteHeader(http.StatusOK)
 	sw := &sseWriter{w: w, rc: rc, timeout: h.opts.WriteTimeout}
 	if err := sw.flush(); err != nil {
@@ -94,7 +108,7 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-heartbeat.C:
 			err = sw.write([]byte(": heartbeat\n\n"))
-		case it, ok := <-items:
+		case it, ok := <-next(&first, items):
 			switch {
 			case !ok:
 				err = sw.frame(sseFrame{Event: sseEnd, Data: "{}"})
@@ -133,6 +147,22 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// firstItemWait bounds how long a stream request waits for the runtime's
+// first item before it answers 200 and streams.
+const firstItemWait = 100 * time.Millisecond
+
+// next returns a channel that yields *first, if set (clearing it), and
+// otherwise the items channel itself.
+func next(first **streamItem, items chan streamItem) <-chan streamItem {
+	if *first == nil {
+		return items
+	}
+	ch := make(chan streamItem, 1)
+	ch <- **first
+	*first = nil
+	return ch
 }
 
 // streamEnded logs why a stream's handler returns.
