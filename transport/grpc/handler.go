@@ -298,31 +298,85 @@ func (s *service) StreamEvents(ctx context.Context, req *connect.Request[pb.Stre
 	defer cancel()
 	stop := context.AfterFunc(s.h.streams, cancel)
 	defer stop()
-	// Tell the client the stream is open before the first event, which
-	// may be long in coming: a stream that breaks after this is resumed.
-	stream.ResponseHeader().Set(streamOpenHeader, "open")
-	if err := stream.Send(nil); err != nil {
-		return fmt.Errorf("open stream: %w", err)
-	}
 	id := req.Msg.GetId()
-	for ev, err := range s.h.rt.Stream(ctx, id, req.Msg.GetAfterSeq()) {
-		if err != nil {
+	type item struct {
+		ev  coderclaw.Event
+		err error
+	}
+	items := make(chan item)
+	produced := make(chan struct{})
+	defer func() {
+		cancel()
+		<-produced // the runtime's stream has returned: nothing is left running
+	}()
+	go func() {
+		defer close(produced)
+		defer close(items)
+		for ev, err := range s.h.rt.Stream(ctx, id, req.Msg.GetAfterSeq()) {
+			select {
+			case items <- item{ev, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// The client must learn the stream is open before the first event,
+	// which may be long in coming: a stream that breaks after that is
+	// resumed, one refused before it is not. The runtime reports an
+	// unknown task or a refused caller as its first item, at once; so wait
+	// for that item, up to firstItemWait, and send the open header with
+	// it in one write (or alone, for a quiet stream).
+	wait := time.NewTimer(firstItemWait)
+	defer wait.Stop()
+	var (
+		it item
+		ok bool
+	)
+	select {
+	case it, ok = <-items:
+		if ok && it.err != nil {
+			return s.streamErr(it.err) // refused: never opened
+		}
+		stream.ResponseHeader().Set(streamOpenHeader, "open")
+	case <-wait.C:
+		stream.ResponseHeader().Set(streamOpenHeader, "open")
+		if err := stream.Send(nil); err != nil {
+			return fmt.Errorf("open stream: %w", err)
+		}
+		it, ok = <-items
+	}
+	for ; ok; it, ok = <-items {
+		if it.err != nil {
+			return s.streamErr(it.err)
+		}
+		if err := stream.Send(&pb.StreamEventsResponse{Event: eventToProto(it.ev)}); err != nil {
 			if s.h.streams.Err() != nil {
 				return errShuttingDown()
 			}
-			return err
+			return fmt.Errorf("send event %d of task %s: %w", it.ev.Seq, id, err)
 		}
-		if err := stream.Send(&pb.StreamEventsResponse{Event: eventToProto(ev)}); err != nil {
-			if s.h.streams.Err() != nil {
-				return errShuttingDown()
-			}
-			return fmt.Errorf("send event %d of task %s: %w", ev.Seq, id, err)
-		}
-		if ev.Terminal() {
+		if it.ev.Terminal() {
 			return nil
 		}
 	}
-	return nil
+	if s.h.streams.Err() != nil {
+		return errShuttingDown()
+	}
+	return ctx.Err()
+}
+
+// firstItemWait bounds how long a stream waits for the runtime's first
+// item before it tells the client the stream is open.
+const firstItemWait = 100 * time.Millisecond
+
+func (s *service) streamErr(err error) error {
+	if s.h.streams.Err() != nil {
+		return errShuttingDown()
+	}
+	return err
 }
 
 func (s *service) Cancel(ctx context.Context, req *connect.Request[pb.CancelRequest]) (*connect.Response[pb.CancelResponse], error) {
