@@ -14,7 +14,7 @@ test: ## run every test (the README's test command)
 	$(GO) test ./...
 
 race: ## race-detector run of the concurrent packages
-	$(GO) test -race ./internal/engine/... ./internal/store/... ./transport/...
+	$(GO) test -race ./internal/engine/... ./internal/store/... ./transport/... ./internal/access/... ./internal/security/...
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
@@ -26,6 +26,9 @@ fuzz: ## run each fuzzer for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME) ./transport/http
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./transport/http
 	$(GO) test -run '^$$' -fuzz '^FuzzSubmitRequest$$' -fuzztime $(FUZZTIME) ./transport/grpc
+	$(GO) test -run '^$$' -fuzz '^FuzzNodePolicy$$' -fuzztime $(FUZZTIME) ./internal/security
+	$(GO) test -run '^$$' -fuzz '^FuzzRepoPolicy$$' -fuzztime $(FUZZTIME) ./internal/security
+	$(GO) test -run '^$$' -fuzz '^FuzzTeamPolicy$$' -fuzztime $(FUZZTIME) ./internal/security
 
 bench: build ## print the engine figures (20,000 noop tasks)
 	./bin/coderclaw bench engine --tasks 20000

@@ -26,6 +26,7 @@ import (
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/engine"
 	"github.com/coderclaw/coderclaw/internal/metrics"
+	"github.com/coderclaw/coderclaw/internal/security"
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
@@ -75,6 +76,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
 		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
+	}
+	// Policies load before anything starts: a bad file stops the node.
+	confDir := filepath.Dir(config.RuntimePath(cfg.Home))
+	pol, err := security.Load(security.Paths{
+		Node: filepath.Join(confDir, "security.yaml"),
+		Team: filepath.Join(confDir, "team-policy.yaml"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("security policy: %w", err)
 	}
 	nodeID, err := loadNodeID(cfg.Home)
 	if err != nil {
@@ -134,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.stopEngine(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
 	}
-	rt := access.Guard(n.engine, authn, access.AllowAll{})
+	rt := access.Guard(n.engine, authn, security.NewAuthorizer(pol, nil))
 	mux := http.NewServeMux()
 	mux.Handle("/", httptransport.NewHandler(rt, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version}))
 	mux.Handle("GET /openapi.json", httptransport.OpenAPIHandler())

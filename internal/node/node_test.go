@@ -276,3 +276,23 @@ func TestTransportsShareOneListener(t *testing.T) {
 		t.Errorf("ws without a token: %v", err)
 	}
 }
+
+// TestSecurityPolicyFiles: the node loads security.yaml and team-policy.yaml
+// from its config directory; a bad one stops the start with file:line.
+func TestSecurityPolicyFiles(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".coderClaw")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bad := "roles:\n  ops:\n    inherits: developer\n    additionalPermissions: [config:delete]\n"
+	if err := os.WriteFile(filepath.Join(dir, "security.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc := config.Defaults()
+	rc.Transport.Addr = "127.0.0.1:0"
+	_, err := node.Start(context.Background(), node.Config{Home: home, Runtime: rc})
+	if err == nil || !strings.Contains(err.Error(), "security.yaml:4") || !strings.Contains(err.Error(), "config:delete") {
+		t.Fatalf("bad security.yaml: %v", err)
+	}
+}
