@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/coderclaw/coderclaw"
+	"github.com/coderclaw/coderclaw/internal/audit"
 )
 
 // Credentials are what a request presents.
@@ -164,41 +165,111 @@ type AllowAll struct{}
 // Authorize implements Authorizer.
 func (AllowAll) Authorize(context.Context, coderclaw.Principal, Operation) error { return nil }
 
+// Auditor receives an entry for every decision the guard makes and for the
+// outcome of every state-changing call; Post must not block on I/O.
+type Auditor interface {
+	Post(ctx context.Context, e audit.Entry) error
+}
+
+// GuardOption configures Guard.
+type GuardOption func(*guard)
+
+// WithAuditor records every decision (allowed or denied, with its reason)
+// and the outcome of every call that changes state.
+func WithAuditor(a Auditor) GuardOption { return func(g *guard) { g.audit = a } }
+
 // Guard wraps rt so that every call is authenticated and authorized first;
 // the call then runs with the principal in its context.
-func Guard(rt coderclaw.Runtime, authn Authenticator, authz Authorizer) coderclaw.Runtime {
-	return &guard{rt: rt, authn: authn, authz: authz}
+func Guard(rt coderclaw.Runtime, authn Authenticator, authz Authorizer, opts ...GuardOption) coderclaw.Runtime {
+	g := &guard{rt: rt, authn: authn, authz: authz}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
 }
 
 type guard struct {
 	rt    coderclaw.Runtime
 	authn Authenticator
 	authz Authorizer
+	audit Auditor
 }
 
 var _ coderclaw.Runtime = (*guard)(nil)
 
-func (g *guard) check(ctx context.Context, op Operation) (context.Context, error) {
+// mutating lists the operations whose outcome is audited after the call;
+// for the others the decision is the record.
+func mutating(op string) bool { return op == "submit" || op == "cancel" || op == "respond" }
+
+func (g *guard) check(ctx context.Context, op Operation) (context.Context, coderclaw.Principal, error) {
 	p, err := g.authn.Authenticate(ctx, CredentialsFrom(ctx))
 	if err != nil {
-		return ctx, err
+		g.record(ctx, coderclaw.Principal{}, op, op.TaskID, err)
+		return ctx, p, err
 	}
-	if err := g.authz.Authorize(ctx, p, op); err != nil {
-		return ctx, err
+	err = g.authz.Authorize(ctx, p, op)
+	if err != nil || !mutating(op.Name) {
+		g.record(ctx, p, op, op.TaskID, err)
 	}
-	return coderclaw.WithPrincipal(ctx, p), nil
+	if err != nil {
+		return ctx, p, err
+	}
+	return coderclaw.WithPrincipal(ctx, p), p, nil
+}
+
+// record posts an audit entry; a failure to queue it is the auditor's to
+// report, never the caller's.
+func (g *guard) record(ctx context.Context, p coderclaw.Principal, op Operation, taskID string, err error) {
+	if g.audit == nil {
+		return
+	}
+	action, resource := auditName(op.Name)
+	e := audit.Decision(p, action, resource, taskID, err)
+	if err == nil && mutating(op.Name) {
+		e.Result = audit.ResultOK
+	}
+	_ = g.audit.Post(ctx, e)
+}
+
+// auditName is the audit action and resource type of an operation.
+func auditName(op string) (action, resource string) {
+	switch op {
+	case "task":
+		return "task.read", "task"
+	case "tasks":
+		return "task.list", "task"
+	case "agents":
+		return "agent.list", "agent"
+	case "skills":
+		return "skill.list", "skill"
+	case "status":
+		return "node.status", "node"
+	}
+	return "task." + op, "task"
+}
+
+// done records the outcome of a state-changing call.
+func (g *guard) done(ctx context.Context, p coderclaw.Principal, op Operation, t coderclaw.Task, err error) {
+	id := t.ID
+	if id == "" {
+		id = op.TaskID
+	}
+	g.record(ctx, p, op, id, err)
 }
 
 func (g *guard) Submit(ctx context.Context, req coderclaw.SubmitRequest) (coderclaw.Task, error) {
-	ctx, err := g.check(ctx, Operation{Name: "submit", Submit: &req})
+	op := Operation{Name: "submit", Submit: &req}
+	ctx, p, err := g.check(ctx, op)
 	if err != nil {
 		return coderclaw.Task{}, err
 	}
-	return g.rt.Submit(ctx, req)
+	t, err := g.rt.Submit(ctx, req)
+	g.done(ctx, p, op, t, err)
+	return t, err
 }
 
 func (g *guard) Task(ctx context.Context, id string) (coderclaw.Task, error) {
-	ctx, err := g.check(ctx, Operation{Name: "task", TaskID: id})
+	ctx, _, err := g.check(ctx, Operation{Name: "task", TaskID: id})
 	if err != nil {
 		return coderclaw.Task{}, err
 	}
@@ -206,7 +277,7 @@ func (g *guard) Task(ctx context.Context, id string) (coderclaw.Task, error) {
 }
 
 func (g *guard) Tasks(ctx context.Context, f coderclaw.Filter) (coderclaw.TaskPage, error) {
-	ctx, err := g.check(ctx, Operation{Name: "tasks"})
+	ctx, _, err := g.check(ctx, Operation{Name: "tasks"})
 	if err != nil {
 		return coderclaw.TaskPage{}, err
 	}
@@ -214,7 +285,7 @@ func (g *guard) Tasks(ctx context.Context, f coderclaw.Filter) (coderclaw.TaskPa
 }
 
 func (g *guard) Events(ctx context.Context, id string) ([]coderclaw.Event, error) {
-	ctx, err := g.check(ctx, Operation{Name: "events", TaskID: id})
+	ctx, _, err := g.check(ctx, Operation{Name: "events", TaskID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +294,7 @@ func (g *guard) Events(ctx context.Context, id string) ([]coderclaw.Event, error
 
 func (g *guard) Stream(ctx context.Context, id string, afterSeq int64) iter.Seq2[coderclaw.Event, error] {
 	return func(yield func(coderclaw.Event, error) bool) {
-		ctx, err := g.check(ctx, Operation{Name: "stream", TaskID: id})
+		ctx, _, err := g.check(ctx, Operation{Name: "stream", TaskID: id})
 		if err != nil {
 			yield(coderclaw.Event{}, err)
 			return
@@ -237,23 +308,29 @@ func (g *guard) Stream(ctx context.Context, id string, afterSeq int64) iter.Seq2
 }
 
 func (g *guard) Cancel(ctx context.Context, id string) (coderclaw.Task, error) {
-	ctx, err := g.check(ctx, Operation{Name: "cancel", TaskID: id})
+	op := Operation{Name: "cancel", TaskID: id}
+	ctx, p, err := g.check(ctx, op)
 	if err != nil {
 		return coderclaw.Task{}, err
 	}
-	return g.rt.Cancel(ctx, id)
+	t, err := g.rt.Cancel(ctx, id)
+	g.done(ctx, p, op, t, err)
+	return t, err
 }
 
 func (g *guard) Respond(ctx context.Context, id, input string) (coderclaw.Task, error) {
-	ctx, err := g.check(ctx, Operation{Name: "respond", TaskID: id})
+	op := Operation{Name: "respond", TaskID: id}
+	ctx, p, err := g.check(ctx, op)
 	if err != nil {
 		return coderclaw.Task{}, err
 	}
-	return g.rt.Respond(ctx, id, input)
+	t, err := g.rt.Respond(ctx, id, input)
+	g.done(ctx, p, op, t, err)
+	return t, err
 }
 
 func (g *guard) Agents(ctx context.Context) ([]coderclaw.Agent, error) {
-	ctx, err := g.check(ctx, Operation{Name: "agents"})
+	ctx, _, err := g.check(ctx, Operation{Name: "agents"})
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +338,7 @@ func (g *guard) Agents(ctx context.Context) ([]coderclaw.Agent, error) {
 }
 
 func (g *guard) Skills(ctx context.Context) ([]coderclaw.Skill, error) {
-	ctx, err := g.check(ctx, Operation{Name: "skills"})
+	ctx, _, err := g.check(ctx, Operation{Name: "skills"})
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +346,7 @@ func (g *guard) Skills(ctx context.Context) ([]coderclaw.Skill, error) {
 }
 
 func (g *guard) Status(ctx context.Context) (coderclaw.NodeStatus, error) {
-	ctx, err := g.check(ctx, Operation{Name: "status"})
+	ctx, _, err := g.check(ctx, Operation{Name: "status"})
 	if err != nil {
 		return coderclaw.NodeStatus{}, err
 	}

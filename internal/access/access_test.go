@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/coderclawtest"
 	"github.com/coderclaw/coderclaw/internal/access"
+	"github.com/coderclaw/coderclaw/internal/audit"
 	"github.com/coderclaw/coderclaw/internal/nodetest"
 )
 
@@ -138,4 +141,53 @@ func TestAuthorizerSeesEveryCall(t *testing.T) {
 	if rec.ops[0].Submit == nil || rec.ops[1].TaskID != task.ID {
 		t.Errorf("operations lack their targets: %+v", rec.ops[:2])
 	}
+}
+
+// TestGuardAudits: every decision and every state-changing outcome reaches
+// the auditor, with the principal and the task, and no token.
+func TestGuardAudits(t *testing.T) {
+	mem := &memAuditor{}
+	rt := access.Guard(nodetest.New(t), access.NewToken("s3cret"), &recorder{}, access.WithAuditor(mem))
+	good := access.WithCredentials(context.Background(), access.Credentials{Token: "s3cret", RemoteAddr: "10.0.0.1:1"})
+	bad := access.WithCredentials(context.Background(), access.Credentials{Token: "nope", RemoteAddr: "10.0.0.1:1"})
+	task, err := rt.Submit(good, coderclaw.SubmitRequest{AgentID: "noop", Input: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = rt.Task(good, task.ID)
+	_, _ = rt.Cancel(good, task.ID) // the recorder forbids cancel
+	_, _ = rt.Status(bad)
+	want := []string{
+		"task.submit ok operator task " + task.ID,
+		"task.read allowed operator task " + task.ID,
+		"task.cancel denied operator task " + task.ID,
+		"node.status denied  node ",
+	}
+	if len(mem.entries) != len(want) {
+		t.Fatalf("audited %d entries, want %d: %+v", len(mem.entries), len(want), mem.entries)
+	}
+	for i, e := range mem.entries {
+		got := e.Action + " " + e.Result + " " + e.UserID + " " + e.ResourceType + " " + e.ResourceID
+		if got != want[i] {
+			t.Errorf("entry %d: %q, want %q", i, got, want[i])
+		}
+		if strings.Contains(e.Reason, "s3cret") || strings.Contains(e.Reason, "nope") {
+			t.Errorf("entry %d carries a token: %+v", i, e)
+		}
+	}
+	if mem.entries[2].Reason == "" || mem.entries[3].Reason == "" {
+		t.Errorf("denials without reasons: %+v", mem.entries)
+	}
+}
+
+type memAuditor struct {
+	mu      sync.Mutex
+	entries []audit.Entry
+}
+
+func (m *memAuditor) Post(_ context.Context, e audit.Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries = append(m.entries, e)
+	return nil
 }

@@ -37,6 +37,8 @@ type HandlerOptions struct {
 	// of any other answer (not the work before it), so a client that stops
 	// reading cannot hold a handler; zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// Audit serves the audit log at /api/audit/...; nil answers 501 there.
+	Audit *AuditOptions
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -68,6 +70,7 @@ type handler struct {
 func NewHandler(rt coderclaw.Runtime, opts HandlerOptions) http.Handler {
 	opts = opts.withDefaults()
 	h := &handler{rt: rt, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	ah := &auditHandler{opts: opts.Audit, json: h}
 	for _, r := range []struct {
 		pattern string
 		fn      http.HandlerFunc
@@ -86,6 +89,10 @@ func NewHandler(rt coderclaw.Runtime, opts HandlerOptions) http.Handler {
 		{"GET /healthz", h.healthz},
 		{"POST /api/runtime/sessions", h.sessions},
 		{"GET /api/runtime/sessions/{id}", h.sessions},
+		{"GET /api/audit/events", ah.events},
+		{auditUserRoute, ah.events},
+		{"GET /api/audit/sessions/{id}/activity", ah.events},
+		{"GET /api/audit/verify", ah.verify},
 	} {
 		h.mux.Handle(r.pattern, r.fn)
 	}

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/coderclaw/coderclaw"
+	"github.com/coderclaw/coderclaw/internal/access"
+	"github.com/coderclaw/coderclaw/internal/audit"
 	"github.com/coderclaw/coderclaw/internal/nodetest"
 )
 
@@ -795,7 +797,14 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	t.Parallel()
 	d := loadOpenAPI(t)
 	n := nodetest.New(t)
-	base, _ := serve(t, NewHandler(n, HandlerOptions{Version: "1.2.3", MaxBodyBytes: 64 << 10}))
+	al := n.Store.AuditLog()
+	if _, err := al.Append(testCtx(t), []audit.Entry{{Time: time.Now(), Action: "task.submit", UserID: "local", ResourceType: "task", ResourceID: "t1", Result: audit.ResultOK}}); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := serve(t, NewHandler(n, HandlerOptions{Version: "1.2.3", MaxBodyBytes: 64 << 10, Audit: &AuditOptions{
+		Store: al, Authenticator: access.Local{},
+		Admin: func(context.Context, coderclaw.Principal) bool { return true },
+	}}))
 	hc := rawClient(t)
 	ctx := testCtx(t)
 
@@ -843,6 +852,11 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 		{"healthz", "GET", "/healthz", "/healthz", "", "", nil, 200},
 		{"create session", "POST", "/api/runtime/sessions", "/api/runtime/sessions", `{"user_id":"u","device_id":"d"}`, "application/json", nil, 501},
 		{"get session", "GET", "/api/runtime/sessions/s1", "/api/runtime/sessions/{id}", "", "", nil, 501},
+		{"audit events", "GET", "/api/audit/events?action=task.submit&limit=5", "/api/audit/events", "", "", nil, 200},
+		{"audit bad query", "GET", "/api/audit/events?limit=x", "/api/audit/events", "", "", nil, 400},
+		{"audit user", "GET", "/api/audit/users/local/activity", "/api/audit/users/{id}/activity", "", "", nil, 200},
+		{"audit session", "GET", "/api/audit/sessions/s1/activity", "/api/audit/sessions/{id}/activity", "", "", nil, 200},
+		{"audit verify", "GET", "/api/audit/verify", "/api/audit/verify", "", "", nil, 200},
 	}
 	covered := map[string]bool{}
 	for _, x := range exchanges {
