@@ -159,6 +159,24 @@ func (t *Token) Authenticate(_ context.Context, c Credentials) (coderclaw.Princi
 	return coderclaw.Principal{UserID: "operator", Method: "token", Roles: []string{"admin"}}, nil
 }
 
+// Route picks, for each request's credentials, the Authenticator that
+// decides them (by token prefix, say).
+type Route func(c Credentials) Authenticator
+
+// Authenticate implements Authenticator.
+func (r Route) Authenticate(ctx context.Context, c Credentials) (coderclaw.Principal, error) {
+	return r(c).Authenticate(ctx, c)
+}
+
+// Refuse fails every request with an unauthenticated error carrying the
+// message.
+type Refuse string
+
+// Authenticate implements Authenticator.
+func (r Refuse) Authenticate(context.Context, Credentials) (coderclaw.Principal, error) {
+	return coderclaw.Principal{}, coderclaw.Errorf(coderclaw.CodeUnauthenticated, "%s", string(r))
+}
+
 // AllowAll authorizes every call of an authenticated principal.
 type AllowAll struct{}
 

@@ -173,6 +173,11 @@ func (a *app) rootCommand() *cobra.Command {
 		a.skillsCommand(),
 		a.statusCommand(),
 		a.benchCommand(),
+		a.userCommand(),
+		a.tokenCommand(),
+		a.deviceCommand(),
+		a.sessionCommand(),
+		a.auditCommand(),
 	)
 	return root
 }

@@ -23,8 +23,10 @@ import (
 	"github.com/coderclaw/coderclaw/internal/access"
 	"github.com/coderclaw/coderclaw/internal/agent"
 	"github.com/coderclaw/coderclaw/internal/agent/shell"
+	"github.com/coderclaw/coderclaw/internal/audit"
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/engine"
+	"github.com/coderclaw/coderclaw/internal/identity"
 	"github.com/coderclaw/coderclaw/internal/metrics"
 	"github.com/coderclaw/coderclaw/internal/security"
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
@@ -55,6 +57,8 @@ type Node struct {
 	store  *sqlite.Store
 	engine *engine.Engine
 	server *httptransport.Server
+	ids    *identity.Service
+	audit  *audit.Logger
 	ws     *wstransport.Handler
 	ln     net.Listener
 	served chan error
@@ -67,13 +71,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	rc := cfg.Runtime
-	var authn access.Authenticator = access.Local{}
-	if rc.AuthRequired() {
-		if cfg.Token == "" {
-			return nil, errors.New("authentication is required (mode " + string(rc.Mode) + " or security.requireAuth) but no identity is configured: set CODERCLAW_TOKEN")
-		}
-		authn = access.NewToken(cfg.Token)
-	}
 	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
 		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
 	}
@@ -103,12 +100,40 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n := &Node{cfg: cfg, log: log, store: st, served: make(chan error, 1)}
+	roles := map[string]bool{}
+	for _, r := range pol.Roles() {
+		roles[r.Name] = true
+	}
+	n.ids, err = identity.New(identity.Config{
+		Store: st.Identities(), ValidRole: func(r string) bool { return roles[r] },
+		AutoTrustLocal: pol.AutoTrustLocal(), Logger: log.With("component", "identity"),
+		// No cache: a token or session revoked by `coderclaw token revoke`,
+		// which writes the database beside the node, is refused at once.
+		CacheTTL: -1,
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	authn := nodeAuthenticator(rc.AuthRequired(), cfg.Token, n.ids)
+	var secrets []string
+	if cfg.Token != "" {
+		secrets = []string{cfg.Token}
+	}
+	n.audit, err = audit.New(audit.Config{Store: st.AuditLog(), Secrets: secrets, Logger: log.With("component", "audit")})
+	if err == nil {
+		err = n.audit.Start(ctx)
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
 	reg := agent.NewRegistry()
 	if err := errors.Join(
 		reg.Register(shell.Agent(), &shell.Executor{}),
 		reg.Register(agent.NoopAgent(), agent.Noop{}),
 	); err != nil {
-		_ = st.Close()
+		n.closeStore(ctx)
 		return nil, err
 	}
 	n.engine, err = engine.New(engine.Config{
@@ -124,11 +149,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Observer:           m,
 	})
 	if err != nil {
-		_ = st.Close()
+		n.closeStore(ctx)
 		return nil, err
 	}
 	if err := n.engine.Start(ctx); err != nil {
-		_ = st.Close()
+		n.closeStore(ctx)
 		return nil, err
 	}
 	var certFile, keyFile string
@@ -144,9 +169,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.stopEngine(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
 	}
-	rt := access.Guard(n.engine, authn, security.NewAuthorizer(pol, nil))
+	authz := security.NewAuthorizer(pol, n.deviceTrust)
+	rt := access.Guard(n.engine, authn, authz, access.WithAuditor(n.audit))
 	mux := http.NewServeMux()
-	mux.Handle("/", httptransport.NewHandler(rt, httptransport.HandlerOptions{Logger: log.With("component", "http"), Version: cfg.Version}))
+	mux.Handle("/", httptransport.NewHandler(rt, httptransport.HandlerOptions{
+		Logger: log.With("component", "http"), Version: cfg.Version,
+		Audit: &httptransport.AuditOptions{
+			Store: st.AuditLog(), Authenticator: authn, Auditor: n.audit,
+			Admin: func(ctx context.Context, p coderclaw.Principal) bool {
+				sub, err := authz.Subject(ctx, p)
+				return err == nil && pol.CheckPermission(sub, security.AdminAll).Allowed
+			},
+		},
+	}))
 	mux.Handle("GET /openapi.json", httptransport.OpenAPIHandler())
 	docs := httptransport.DocsHandler()
 	mux.Handle("GET /docs", docs)
@@ -198,9 +233,53 @@ func (n *Node) stopEngine(ctx context.Context) {
 	if err := n.engine.Stop(ctx); err != nil {
 		n.log.Error("stop engine", "err", err)
 	}
+	n.closeStore(ctx)
+}
+
+// closeStore stops the audit log, whose queue drains into the store, and
+// closes the store.
+func (n *Node) closeStore(ctx context.Context) {
+	if err := n.audit.Stop(ctx); err != nil {
+		n.log.Error("stop audit log", "err", err)
+	}
 	if err := n.store.Close(); err != nil {
 		n.log.Error("close store", "err", err)
 	}
+}
+
+// nodeAuthenticator decides who a request is: a CoderClaw API or session
+// token (ccw_, ccs_) is looked up by the identity service; any other bearer
+// token must be the operator's CODERCLAW_TOKEN; a request without one is the
+// local user on a node that does not require authentication, and refused on
+// one that does.
+func nodeAuthenticator(required bool, operator string, ids *identity.Service) access.Authenticator {
+	var op access.Authenticator = access.Refuse("invalid token")
+	if operator != "" {
+		op = access.NewToken(operator)
+	}
+	return access.Route(func(c access.Credentials) access.Authenticator {
+		switch {
+		case strings.HasPrefix(c.Token, "ccw_"), strings.HasPrefix(c.Token, "ccs_"):
+			return ids
+		case c.Token != "":
+			return op
+		case required:
+			return access.Refuse("authentication required: send Authorization: Bearer TOKEN")
+		}
+		return access.Local{}
+	})
+}
+
+// deviceTrust is the trust level of a principal's device.
+func (n *Node) deviceTrust(ctx context.Context, p coderclaw.Principal) (security.TrustLevel, error) {
+	if p.DeviceID == "" {
+		return security.Untrusted, nil
+	}
+	d, err := n.ids.Device(ctx, p.DeviceID)
+	if err != nil {
+		return security.Untrusted, err
+	}
+	return security.ParseTrustLevel(string(d.Trust))
 }
 
 // loadNodeID returns the node's id, kept in home/node-id so that a

@@ -80,10 +80,6 @@ func TestLocalNodeRunsTasks(t *testing.T) {
 func TestRemoteModeRequiresToken(t *testing.T) {
 	rc := config.Defaults()
 	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
-	_, err := node.Start(context.Background(), node.Config{Home: t.TempDir(), Runtime: rc})
-	if err == nil || !strings.Contains(err.Error(), "CODERCLAW_TOKEN") {
-		t.Fatalf("remote node without a token: %v", err)
-	}
 	n := start(t, rc, "let-me-in")
 	ctx := context.Background()
 	if _, err := client(t, n).Status(ctx); coderclaw.ErrorCode(err) != coderclaw.CodeUnauthenticated {

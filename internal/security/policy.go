@@ -375,6 +375,10 @@ func (p *Policy) Roles() []Role {
 // enables (identity.providers), in file order.
 func (p *Policy) Providers() []string { return slices.Clone(p.providers) }
 
+// AutoTrustLocal reports deviceTrust.autoTrustLocal (default true): devices
+// registered from this machine start trusted.
+func (p *Policy) AutoTrustLocal() bool { return p.autoTrustLocal }
+
 // RequiredSkills returns the skills the organisation policy requires every
 // node to offer (organizationPolicy.requiredSkills), in file order.
 func (p *Policy) RequiredSkills() []string {

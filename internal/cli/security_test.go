@@ -1,0 +1,111 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coderclaw/coderclaw/internal/cli"
+	"github.com/coderclaw/coderclaw/internal/config"
+	coderclawnode "github.com/coderclaw/coderclaw/internal/node"
+)
+
+func runEnv(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, cli.Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return result{code, out.String(), errb.String()}
+}
+
+// TestUsersTokensAndAudit: an admin made on the node's machine hands out
+// tokens; each user can do what their role allows over the API, and the
+// audit log records it, queryable by the user and verifiable by the admin.
+func TestUsersTokensAndAudit(t *testing.T) {
+	home := t.TempDir()
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	rc.Transport.Addr = "127.0.0.1:0"
+	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Stop(ctx)
+	})
+	url := "http://" + n.Addr()
+	local := map[string]string{"CODERCLAW_NODE": url}
+
+	type made struct {
+		Token  string `json:"token"`
+		UserID string `json:"user_id"`
+	}
+	tokens := map[string]made{}
+	for user, role := range map[string]string{"root": "admin", "alice": "developer", "rita": "readonly"} {
+		if r := runEnv(t, local, "user", "add", user, "--role", role, "--home", home); r.code != 0 {
+			t.Fatalf("user add %s: %d %s", user, r.code, r.stderr)
+		}
+		r := runEnv(t, local, "token", "create", "--user", user, "--home", home, "-o", "json")
+		if r.code != 0 {
+			t.Fatalf("token create: %d %s", r.code, r.stderr)
+		}
+		tokens[user] = decode[made](t, r)
+		if !strings.HasPrefix(tokens[user].Token, "ccw_") {
+			t.Fatalf("token %q", tokens[user].Token)
+		}
+	}
+	as := func(user string) map[string]string {
+		return map[string]string{"CODERCLAW_NODE": url, "CODERCLAW_TOKEN": tokens[user].Token}
+	}
+
+	if r := runEnv(t, local, "status"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "authentication required") {
+		t.Errorf("no token: %d %q", r.code, r.stderr)
+	}
+	if r := runEnv(t, as("alice"), "submit", "--wait", "echo", "hi"); r.code != cli.ExitOK {
+		t.Errorf("developer submit: %d %s", r.code, r.stderr)
+	}
+	if r := runEnv(t, as("rita"), "submit", "echo", "hi"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "task:submit") {
+		t.Errorf("readonly submit: %d %q", r.code, r.stderr)
+	}
+	if r := runEnv(t, as("rita"), "tasks"); r.code != cli.ExitOK {
+		t.Errorf("readonly list: %d %s", r.code, r.stderr)
+	}
+
+	if r := runEnv(t, as("alice"), "audit"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "admin:all") {
+		t.Errorf("developer reading everything: %d %q", r.code, r.stderr)
+	}
+	r := runEnv(t, as("alice"), "audit", "--user", tokens["alice"].UserID, "--action", "task.submit", "-o", "json")
+	if r.code != cli.ExitOK || !strings.Contains(r.stdout, `"result": "ok"`) {
+		t.Errorf("own activity: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runEnv(t, as("root"), "audit", "--result", "denied", "-o", "json")
+	if r.code != cli.ExitOK || !strings.Contains(r.stdout, tokens["rita"].UserID) {
+		t.Errorf("admin sees the denial: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, tk := range tokens {
+		if strings.Contains(r.stdout, tk.Token) {
+			t.Errorf("a token appears in the audit log")
+		}
+	}
+	if r := runEnv(t, as("root"), "audit", "verify"); r.code != cli.ExitOK || !strings.Contains(r.stdout, "intact") {
+		t.Errorf("verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	tokID := ""
+	r = runEnv(t, local, "token", "list", "--user", "alice", "--home", home, "-o", "json")
+	for _, tk := range decode[[]map[string]any](t, r) {
+		tokID, _ = tk["id"].(string)
+	}
+	if r := runEnv(t, local, "token", "revoke", tokID, "--home", home); r.code != 0 {
+		t.Fatalf("revoke: %d %s", r.code, r.stderr)
+	}
+	if r := runEnv(t, as("alice"), "tasks"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "revoked") {
+		t.Errorf("revoked token: %d %q", r.code, r.stderr)
+	}
+}
