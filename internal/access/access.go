@@ -192,6 +192,14 @@ type Auditor interface {
 // GuardOption configures Guard.
 type GuardOption func(*guard)
 
+// WithIsolation confines principals with a session to that session's
+// tasks unless seesAll says their roles grant more: their submissions
+// belong to the session, listings show only its tasks, and another
+// session's task answers not_found, as if it did not exist.
+func WithIsolation(seesAll func(ctx context.Context, p coderclaw.Principal) bool) GuardOption {
+	return func(g *guard) { g.seesAll = seesAll }
+}
+
 // WithAuditor records every decision (allowed or denied, with its reason)
 // and the outcome of every call that changes state.
 func WithAuditor(a Auditor) GuardOption { return func(g *guard) { g.audit = a } }
@@ -211,6 +219,8 @@ type guard struct {
 	authn Authenticator
 	authz Authorizer
 	audit Auditor
+	// seesAll, when set, isolates sessions (WithIsolation).
+	seesAll func(ctx context.Context, p coderclaw.Principal) bool
 }
 
 var _ coderclaw.Runtime = (*guard)(nil)
@@ -226,6 +236,9 @@ func (g *guard) check(ctx context.Context, op Operation) (context.Context, coder
 		return ctx, p, err
 	}
 	err = g.authz.Authorize(ctx, p, op)
+	if err == nil && op.TaskID != "" && g.isolated(ctx, p) {
+		err = g.ownTask(ctx, p, op.TaskID)
+	}
 	if err != nil || !mutating(op.Name) {
 		g.record(ctx, p, op, op.TaskID, err)
 	}
@@ -247,6 +260,23 @@ func (g *guard) record(ctx context.Context, p coderclaw.Principal, op Operation,
 		e.Result = audit.ResultOK
 	}
 	_ = g.audit.Post(ctx, e)
+}
+
+// isolated reports whether p is confined to its session's tasks.
+func (g *guard) isolated(ctx context.Context, p coderclaw.Principal) bool {
+	return g.seesAll != nil && p.SessionID != "" && !g.seesAll(ctx, p)
+}
+
+// ownTask refuses a task of another session as not found.
+func (g *guard) ownTask(ctx context.Context, p coderclaw.Principal, id string) error {
+	t, err := g.rt.Task(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.SessionID != p.SessionID {
+		return coderclaw.Errorf(coderclaw.CodeNotFound, "task %q not found", id)
+	}
+	return nil
 }
 
 // auditName is the audit action and resource type of an operation.
@@ -281,6 +311,9 @@ func (g *guard) Submit(ctx context.Context, req coderclaw.SubmitRequest) (coderc
 	if err != nil {
 		return coderclaw.Task{}, err
 	}
+	if p.SessionID != "" && g.seesAll != nil {
+		req.SessionID = p.SessionID // a session's tasks are its own
+	}
 	t, err := g.rt.Submit(ctx, req)
 	g.done(ctx, p, op, t, err)
 	return t, err
@@ -295,9 +328,15 @@ func (g *guard) Task(ctx context.Context, id string) (coderclaw.Task, error) {
 }
 
 func (g *guard) Tasks(ctx context.Context, f coderclaw.Filter) (coderclaw.TaskPage, error) {
-	ctx, _, err := g.check(ctx, Operation{Name: "tasks"})
+	ctx, p, err := g.check(ctx, Operation{Name: "tasks"})
 	if err != nil {
 		return coderclaw.TaskPage{}, err
+	}
+	if g.isolated(ctx, p) {
+		if f.SessionID != "" && f.SessionID != p.SessionID {
+			return coderclaw.TaskPage{Tasks: []coderclaw.Task{}}, nil
+		}
+		f.SessionID = p.SessionID
 	}
 	return g.rt.Tasks(ctx, f)
 }

@@ -3,13 +3,18 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/internal/cli"
 	"github.com/coderclaw/coderclaw/internal/config"
 	coderclawnode "github.com/coderclaw/coderclaw/internal/node"
+	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
+	httptransport "github.com/coderclaw/coderclaw/transport/http"
+	wstransport "github.com/coderclaw/coderclaw/transport/ws"
 )
 
 func runEnv(t *testing.T, env map[string]string, args ...string) result {
@@ -107,5 +112,94 @@ func TestUsersTokensAndAudit(t *testing.T) {
 	}
 	if r := runEnv(t, as("alice"), "tasks"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "revoked") {
 		t.Errorf("revoked token: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestSessionIsolation: a session sees and acts on its own tasks only, by
+// every transport; another session's task is not found.
+func TestSessionIsolation(t *testing.T) {
+	home := t.TempDir()
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	rc.Transport.Addr = "127.0.0.1:0"
+	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Stop(ctx)
+	})
+	base := "http://" + n.Addr()
+	env := map[string]string{"CODERCLAW_NODE": base}
+	if r := runEnv(t, env, "user", "add", "dev", "--role", "developer", "--home", home); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	session := func() string {
+		r := runEnv(t, env, "session", "create", "--user", "dev", "--home", home, "-o", "json")
+		if r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		return decode[struct {
+			Token string `json:"token"`
+		}](t, r).Token
+	}
+	a, b := session(), session()
+	ctx := context.Background()
+	clientA, err := httptransport.NewClient(base, httptransport.WithToken(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := clientA.Submit(ctx, coderclaw.SubmitRequest{AgentID: "shell", Input: "echo '::ask::ok?'; read x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.SessionID == "" {
+		t.Fatalf("a session's task carries no session: %+v", task)
+	}
+	if _, err := clientA.Task(ctx, task.ID); err != nil {
+		t.Fatalf("own task: %v", err)
+	}
+	ws, err := wstransport.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+wstransport.DefaultPath, wstransport.WithHeader(http.Header{"Authorization": {"Bearer " + b}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	viaHTTP, _ := httptransport.NewClient(base, httptransport.WithToken(b))
+	viaGRPC, _ := grpctransport.NewClient(base, grpctransport.WithToken(b))
+	for name, rt := range map[string]coderclaw.Runtime{"http": viaHTTP, "ws": ws, "grpc": viaGRPC} {
+		if _, err := rt.Task(ctx, task.ID); coderclaw.ErrorCode(err) != coderclaw.CodeNotFound {
+			t.Errorf("%s: read another session's task: %v", name, err)
+		}
+		if _, err := rt.Events(ctx, task.ID); coderclaw.ErrorCode(err) != coderclaw.CodeNotFound {
+			t.Errorf("%s: events of another session's task: %v", name, err)
+		}
+		for _, err := range rt.Stream(ctx, task.ID, 0) {
+			if coderclaw.ErrorCode(err) != coderclaw.CodeNotFound {
+				t.Errorf("%s: stream another session's task: %v", name, err)
+			}
+			break
+		}
+		if _, err := rt.Cancel(ctx, task.ID); coderclaw.ErrorCode(err) != coderclaw.CodeNotFound {
+			t.Errorf("%s: cancel another session's task: %v", name, err)
+		}
+		if _, err := rt.Respond(ctx, task.ID, "yes"); coderclaw.ErrorCode(err) != coderclaw.CodeNotFound {
+			t.Errorf("%s: respond to another session's task: %v", name, err)
+		}
+		page, err := rt.Tasks(ctx, coderclaw.Filter{})
+		if err != nil || len(page.Tasks) != 0 {
+			t.Errorf("%s: another session lists %d tasks, %v", name, len(page.Tasks), err)
+		}
+		page, err = rt.Tasks(ctx, coderclaw.Filter{SessionID: task.SessionID})
+		if err != nil || len(page.Tasks) != 0 {
+			t.Errorf("%s: another session lists %d tasks by naming the session, %v", name, len(page.Tasks), err)
+		}
+	}
+	if got, err := clientA.Task(ctx, task.ID); err != nil || got.Status.Terminal() {
+		t.Errorf("the task was touched: %+v %v", got, err)
+	}
+	if _, err := clientA.Cancel(ctx, task.ID); err != nil {
+		t.Errorf("own cancel: %v", err)
 	}
 }

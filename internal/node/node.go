@@ -170,16 +170,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
 	}
 	authz := security.NewAuthorizer(pol, n.deviceTrust)
-	rt := access.Guard(n.engine, authn, authz, access.WithAuditor(n.audit))
+	admin := func(ctx context.Context, p coderclaw.Principal) bool {
+		sub, err := authz.Subject(ctx, p)
+		return err == nil && pol.CheckPermission(sub, security.AdminAll).Allowed
+	}
+	rt := access.Guard(n.engine, authn, authz, access.WithAuditor(n.audit), access.WithIsolation(admin))
 	mux := http.NewServeMux()
 	mux.Handle("/", httptransport.NewHandler(rt, httptransport.HandlerOptions{
 		Logger: log.With("component", "http"), Version: cfg.Version,
 		Audit: &httptransport.AuditOptions{
 			Store: st.AuditLog(), Authenticator: authn, Auditor: n.audit,
-			Admin: func(ctx context.Context, p coderclaw.Principal) bool {
-				sub, err := authz.Subject(ctx, p)
-				return err == nil && pol.CheckPermission(sub, security.AdminAll).Allowed
-			},
+			Admin: admin,
 		},
 	}))
 	mux.Handle("GET /openapi.json", httptransport.OpenAPIHandler())
