@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -201,5 +202,63 @@ func TestSessionIsolation(t *testing.T) {
 	}
 	if _, err := clientA.Cancel(ctx, task.ID); err != nil {
 		t.Errorf("own cancel: %v", err)
+	}
+}
+
+// TestSessionRoutes: the coderClawLink session routes create and read
+// sessions for the caller (or anyone, for an admin).
+func TestSessionRoutes(t *testing.T) {
+	home := t.TempDir()
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	rc.Transport.Addr = "127.0.0.1:0"
+	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(context.Background()) })
+	base := "http://" + n.Addr()
+	env := map[string]string{"CODERCLAW_NODE": base}
+	tokens := map[string]string{}
+	for _, u := range []string{"alice", "bob"} {
+		if r := runEnv(t, env, "user", "add", u, "--role", "developer", "--home", home); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		r := runEnv(t, env, "token", "create", "--user", u, "--home", home)
+		tokens[u] = strings.TrimSpace(r.stdout)
+	}
+	call := func(method, path, token, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	code, s := call("POST", "/api/runtime/sessions", tokens["alice"], `{"user_id":"alice"}`)
+	tok, _ := s["token"].(string)
+	if code != 201 || s["session_id"] == nil || !strings.HasPrefix(tok, "ccs_") {
+		t.Fatalf("create own session: %d %v", code, s)
+	}
+	if code, _ := call("POST", "/api/runtime/sessions", tokens["alice"], `{"user_id":"bob"}`); code != 403 {
+		t.Errorf("session for another user: %d", code)
+	}
+	id, _ := s["session_id"].(string)
+	if code, got := call("GET", "/api/runtime/sessions/"+id, tokens["alice"], ""); code != 200 || got["token"] != nil {
+		t.Errorf("read own session: %d %v", code, got)
+	}
+	if code, _ := call("GET", "/api/runtime/sessions/"+id, tokens["bob"], ""); code != 404 {
+		t.Errorf("read another's session: %d", code)
+	}
+	if code, _ := call("GET", "/api/runtime/status", tok, ""); code != 200 {
+		t.Errorf("the session token does not authenticate: %d", code)
 	}
 }

@@ -182,6 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			Store: st.AuditLog(), Authenticator: authn, Auditor: n.audit,
 			Admin: admin,
 		},
+		Sessions: &httptransport.SessionOptions{Service: n.ids, Authenticator: authn, Admin: admin},
 	}))
 	mux.Handle("GET /openapi.json", httptransport.OpenAPIHandler())
 	docs := httptransport.DocsHandler()

@@ -1,10 +1,13 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/coderclaw/coderclaw"
+	"github.com/coderclaw/coderclaw/internal/access"
+	"github.com/coderclaw/coderclaw/internal/identity"
 )
 
 // The coderClawLink portal's clients speak a slightly different dialect of
@@ -95,9 +98,86 @@ func wirePage(p coderclaw.TaskPage) pageBody {
 	return out
 }
 
-// sessions answers the session routes, which need the identity layer that
-// creates and checks sessions; until a node has one they say so.
+// SessionService creates and reads sessions; identity.Service is one.
+type SessionService interface {
+	User(ctx context.Context, user string) (identity.User, error)
+	CreateSession(ctx context.Context, user, device string, roles []string) (string, identity.Session, error)
+	Session(ctx context.Context, id string) (identity.Session, error)
+}
+
+// SessionOptions serves the coderClawLink session routes.
+type SessionOptions struct {
+	Service       SessionService
+	Authenticator access.Authenticator
+	// Admin reports whether a principal may create and read sessions of
+	// other users; others only their own.
+	Admin func(ctx context.Context, p coderclaw.Principal) bool
+}
+
+// sessionRequest is the body of POST /api/runtime/sessions.
+type sessionRequest struct {
+	UserID   string   `json:"user_id"`
+	DeviceID string   `json:"device_id,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+}
+
+// sessionBody is a session as the session routes answer it; Token is set
+// only by the creation, which is the one time the secret is shown.
+type sessionBody struct {
+	identity.Session
+	SessionID string `json:"session_id"`
+	Token     string `json:"token,omitempty"`
+}
+
+// sessions answers the session routes: POST creates a session for a user
+// (an admin for anyone, a user for themself) and returns its token once;
+// GET reads one. Without a session service they answer 501.
 func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
-	h.writeErrorStatus(w, r, http.StatusNotImplemented, coderclaw.Errorf(coderclaw.CodeUnavailable,
-		"sessions are not available on this node: it has no identity provider configured"))
+	so := h.opts.Sessions
+	if so == nil || so.Service == nil {
+		h.writeErrorStatus(w, r, http.StatusNotImplemented, coderclaw.Errorf(coderclaw.CodeUnavailable,
+			"sessions are not available on this node: it has no identity provider configured"))
+		return
+	}
+	p, err := so.Authenticator.Authenticate(r.Context(), access.CredentialsFrom(r.Context()))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	admin := so.Admin != nil && so.Admin(r.Context(), p)
+	if r.Method == http.MethodGet {
+		s, err := so.Service.Session(r.Context(), r.PathValue("id"))
+		if err == nil && !admin && s.UserID != p.UserID {
+			err = coderclaw.Errorf(coderclaw.CodeNotFound, "session %q not found", r.PathValue("id"))
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.writeJSON(w, r, http.StatusOK, sessionBody{Session: s, SessionID: s.ID})
+		return
+	}
+	var req sessionRequest
+	if err := decodeJSON(w, r, h.opts.MaxBodyBytes, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if req.UserID == "" {
+		h.writeError(w, r, invalidf("user_id: must not be empty"))
+		return
+	}
+	u, err := so.Service.User(r.Context(), req.UserID)
+	if err == nil && !admin && u.ID != p.UserID {
+		err = coderclaw.Errorf(coderclaw.CodeForbidden, "only an admin may create sessions for another user")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	secret, s, err := so.Service.CreateSession(r.Context(), u.ID, req.DeviceID, req.Roles)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeJSON(w, r, http.StatusCreated, sessionBody{Session: s, SessionID: s.ID, Token: secret})
 }

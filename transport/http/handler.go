@@ -39,6 +39,8 @@ type HandlerOptions struct {
 	WriteTimeout time.Duration
 	// Audit serves the audit log at /api/audit/...; nil answers 501 there.
 	Audit *AuditOptions
+	// Sessions serves /api/runtime/sessions; nil answers 501 there.
+	Sessions *SessionOptions
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
