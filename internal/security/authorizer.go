@@ -73,11 +73,15 @@ func (a *Authorizer) Authorize(ctx context.Context, p coderclaw.Principal, op ac
 		if d := a.policy.CheckPermission(s, TaskSubmit); !d.Allowed {
 			return d.Err()
 		}
-		var agentID string
+		var agentID, repo string
 		if op.Submit != nil {
-			agentID = op.Submit.AgentID
+			agentID, repo = op.Submit.AgentID, op.Submit.Repo
 		}
-		return a.policy.CheckAgentAccess(s, agentID).Err()
+		pol, err := a.policy.ForRepo(repo)
+		if err != nil {
+			return err
+		}
+		return pol.CheckAgentAccess(s, agentID).Err()
 	case "task", "tasks", "events", "stream", "agents", "skills":
 		return a.policy.CheckPermission(s, TaskRead).Err()
 	case "cancel":

@@ -3,6 +3,8 @@ package security_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,5 +109,38 @@ func TestAuthorizerSubject(t *testing.T) {
 		if err := a.Authorize(context.Background(), p, access.Operation{Name: op}); err != nil {
 			t.Errorf("local admin %s: %v", op, err)
 		}
+	}
+}
+
+// TestAuthorizerRepoPolicy: a submission naming a repository is checked
+// against that repository's .coderClaw/security.yaml as well.
+func TestAuthorizerRepoPolicy(t *testing.T) {
+	repo := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(repo, ".coderClaw"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(repo, security.RepoPolicyFile), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("agentPolicies:\n  - agentId: shell\n    allowedRoles: [admin]\n")
+	az := security.NewAuthorizer(security.Default(), nil)
+	dev := coderclaw.Principal{UserID: "d", Roles: []string{"developer"}, Method: "token"}
+	submit := func(repo string) error {
+		return az.Authorize(context.Background(), dev, access.Operation{Name: "submit",
+			Submit: &coderclaw.SubmitRequest{AgentID: "shell", Input: "x", Repo: repo}})
+	}
+	if err := submit(""); err != nil {
+		t.Errorf("without a repo: %v", err)
+	}
+	err := submit(repo)
+	if coderclaw.ErrorCode(err) != coderclaw.CodeForbidden || !strings.Contains(err.Error(), "agentPolicies[shell].allowedRoles") {
+		t.Errorf("repo policy: %v", err)
+	}
+	write("agentPolicies:\n  - agentId: shell\n    allowedRoles: [nobody]\n")
+	if err := submit(repo); coderclaw.ErrorCode(err) != coderclaw.CodeInvalid || !strings.Contains(err.Error(), "security.yaml:3") {
+		t.Errorf("broken repo policy: %v", err)
 	}
 }

@@ -1,7 +1,11 @@
 package security
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -374,6 +378,32 @@ func (p *Policy) Roles() []Role {
 // Providers returns the identity providers the node's security.yaml
 // enables (identity.providers), in file order.
 func (p *Policy) Providers() []string { return slices.Clone(p.providers) }
+
+// RepoPolicyFile is where a repository keeps its policy.
+const RepoPolicyFile = ".coderClaw/security.yaml"
+
+// ForRepo returns the policy for work in the repository at dir: p narrowed
+// by dir's .coderClaw/security.yaml when there is one, else p itself. A
+// broken repo policy refuses the work (invalid, naming file and line)
+// rather than running it unchecked.
+func (p *Policy) ForRepo(dir string) (*Policy, error) {
+	if dir == "" {
+		return p, nil
+	}
+	file := filepath.Join(dir, RepoPolicyFile)
+	data, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return p, nil
+	case err != nil:
+		return nil, coderclaw.Errorf(coderclaw.CodeInvalid, "repo policy %s: %v", file, err)
+	}
+	rp, err := p.WithRepo(file, data)
+	if err != nil {
+		return nil, coderclaw.Errorf(coderclaw.CodeInvalid, "%v", err)
+	}
+	return rp, nil
+}
 
 // AutoTrustLocal reports deviceTrust.autoTrustLocal (default true): devices
 // registered from this machine start trusted.
