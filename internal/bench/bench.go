@@ -16,8 +16,12 @@ import (
 	"time"
 
 	"github.com/coderclaw/coderclaw"
+	"github.com/coderclaw/coderclaw/internal/access"
 	"github.com/coderclaw/coderclaw/internal/agent"
+	"github.com/coderclaw/coderclaw/internal/audit"
 	"github.com/coderclaw/coderclaw/internal/engine"
+	"github.com/coderclaw/coderclaw/internal/identity"
+	"github.com/coderclaw/coderclaw/internal/security"
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
 )
 
@@ -37,6 +41,10 @@ type Config struct {
 	// Dir is where the temporary store goes (default os.TempDir()).
 	Dir    string
 	Logger *slog.Logger
+	// Auth sends every call through the node's access seam: an API token
+	// authenticated by the identity service, the security policy's
+	// authorizer, and the audit log recording each decision.
+	Auth bool
 }
 
 // Result is what a run measured.
@@ -52,6 +60,7 @@ type Result struct {
 	Events         int64   `json:"events"`
 	PeakRSSMiB     float64 `json:"peak_rss_mib"`
 	Synchronous    string  `json:"synchronous"`
+	Auth           bool    `json:"auth"`
 }
 
 // Engine runs the engine benchmark.
@@ -106,20 +115,55 @@ func Engine(ctx context.Context, cfg Config) (Result, error) {
 		_ = eng.Stop(stopCtx)
 	}()
 
-	res := Result{Tasks: cfg.Tasks, Concurrency: cfg.Concurrency, Synchronous: cfg.Synchronous}
-	if err := throughput(ctx, eng, cfg, &res); err != nil {
+	res := Result{Tasks: cfg.Tasks, Concurrency: cfg.Concurrency, Synchronous: cfg.Synchronous, Auth: cfg.Auth}
+	var rt coderclaw.Runtime = eng
+	if cfg.Auth {
+		guarded, authCtx, stop, err := withAuth(ctx, st, eng)
+		if err != nil {
+			return res, err
+		}
+		defer stop()
+		rt, ctx = guarded, authCtx
+	}
+	if err := throughput(ctx, rt, eng, cfg, &res); err != nil {
 		return res, err
 	}
-	if err := latency(ctx, eng, cfg, &res); err != nil {
+	if err := latency(ctx, rt, cfg, &res); err != nil {
 		return res, err
 	}
 	res.PeakRSSMiB = peakRSSMiB()
 	return res, nil
 }
 
+// withAuth puts the access seam in front of the engine as a node does: a
+// developer's API token, the default policy, and the audit log.
+func withAuth(ctx context.Context, st *sqlite.Store, eng *engine.Engine) (coderclaw.Runtime, context.Context, func(), error) {
+	ids, err := identity.New(identity.Config{Store: st.Identities(), CacheTTL: 2 * time.Second})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := ids.AddUser(ctx, "bench", []string{"developer"}); err != nil {
+		return nil, nil, nil, err
+	}
+	secret, _, err := ids.CreateToken(ctx, "bench", "bench", 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	al, err := audit.New(audit.Config{Store: st.AuditLog()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := al.Start(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	rt := access.Guard(eng, ids, security.NewAuthorizer(security.Default(), nil), access.WithAuditor(al))
+	authCtx := access.WithCredentials(ctx, access.Credentials{Token: secret, RemoteAddr: "127.0.0.1:1"})
+	return rt, authCtx, func() { _ = al.Stop(context.Background()) }, nil
+}
+
 // throughput submits cfg.Tasks noop tasks from cfg.Concurrency goroutines
 // and waits until every one completed.
-func throughput(ctx context.Context, eng *engine.Engine, cfg Config, res *Result) error {
+func throughput(ctx context.Context, rt coderclaw.Runtime, eng *engine.Engine, cfg Config, res *Result) error {
 	var (
 		next atomic.Int64
 		wg   sync.WaitGroup
@@ -131,7 +175,7 @@ func throughput(ctx context.Context, eng *engine.Engine, cfg Config, res *Result
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(cfg.Tasks) {
-				if _, err := eng.Submit(ctx, coderclaw.SubmitRequest{AgentID: "noop", Input: "bench"}); err != nil {
+				if _, err := rt.Submit(ctx, coderclaw.SubmitRequest{AgentID: "noop", Input: "bench"}); err != nil {
 					errs <- err
 					return
 				}
@@ -171,7 +215,7 @@ func throughput(ctx context.Context, eng *engine.Engine, cfg Config, res *Result
 
 // latency runs cfg.LatencySamples tasks one at a time and measures from
 // Submit to the completed event reaching a stream.
-func latency(ctx context.Context, eng *engine.Engine, cfg Config, res *Result) error {
+func latency(ctx context.Context, eng coderclaw.Runtime, cfg Config, res *Result) error {
 	samples := make([]time.Duration, 0, cfg.LatencySamples)
 	for range cfg.LatencySamples {
 		start := time.Now()

@@ -45,7 +45,7 @@ func (a *app) benchCommand() *cobra.Command {
 				a.printJSON(res)
 				return nil
 			}
-			fmt.Fprintf(a.env.Stdout, "tasks:        %d (concurrency %d, synchronous=%s)\n", res.Tasks, res.Concurrency, res.Synchronous)
+			fmt.Fprintf(a.env.Stdout, "tasks:        %d (concurrency %d, synchronous=%s, auth=%v)\n", res.Tasks, res.Concurrency, res.Synchronous, res.Auth)
 			fmt.Fprintf(a.env.Stdout, "throughput:   %.0f tasks/s (%.2f s)\n", res.TasksPerSecond, res.Seconds)
 			fmt.Fprintf(a.env.Stdout, "latency:      p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d tasks one at a time)\n", res.LatencyP50, res.LatencyP99, res.LatencyMax, res.LatencySamples)
 			fmt.Fprintf(a.env.Stdout, "peak RSS:     %.1f MiB\n", res.PeakRSSMiB)
@@ -57,6 +57,7 @@ func (a *app) benchCommand() *cobra.Command {
 	f.IntVar(&cfg.Concurrency, "concurrency", 64, "submitting goroutines and maxConcurrentTasks")
 	f.IntVar(&cfg.LatencySamples, "latency-samples", 1000, "tasks run one at a time for latency")
 	f.StringVar(&cfg.Synchronous, "synchronous", "FULL", "SQLite synchronous mode: FULL or NORMAL")
+	f.BoolVar(&cfg.Auth, "auth", false, "send every call through authentication (API token), authorization and the audit log")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	cmd.AddCommand(engineCmd, a.benchAPICommand())
 	return cmd

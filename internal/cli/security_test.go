@@ -36,7 +36,9 @@ func TestUsersTokensAndAudit(t *testing.T) {
 	rc := config.Defaults()
 	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
 	rc.Transport.Addr = "127.0.0.1:0"
-	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
+	// No identity cache: the revocation below, made by the CLI beside the
+	// node, must be refused at once.
+	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc, IdentityCacheTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

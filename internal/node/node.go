@@ -5,6 +5,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -43,9 +44,12 @@ type Config struct {
 	Runtime config.Runtime
 	// Version is reported by Status.
 	Version string
-	// Token is the shared bearer token requests must present when the
-	// runtime requires authentication (CODERCLAW_TOKEN).
+	// Token is the operator's bearer token (CODERCLAW_TOKEN), which acts
+	// as an admin; empty means none.
 	Token string
+	// IdentityCacheTTL bounds how long an authenticated token is trusted
+	// without a store read (0: DefaultIdentityCacheTTL; negative: no cache).
+	IdentityCacheTTL time.Duration
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -107,9 +111,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.ids, err = identity.New(identity.Config{
 		Store: st.Identities(), ValidRole: func(r string) bool { return roles[r] },
 		AutoTrustLocal: pol.AutoTrustLocal(), Logger: log.With("component", "identity"),
-		// No cache: a token or session revoked by `coderclaw token revoke`,
-		// which writes the database beside the node, is refused at once.
-		CacheTTL: -1,
+		// A token or session revoked by `coderclaw token revoke`, which
+		// writes the database beside the node, is refused within this.
+		CacheTTL: cmp.Or(cfg.IdentityCacheTTL, DefaultIdentityCacheTTL),
 	})
 	if err != nil {
 		_ = st.Close()
@@ -310,6 +314,11 @@ func loadNodeID(home string) (string, error) {
 	}
 	return id, nil
 }
+
+// DefaultIdentityCacheTTL is how long an authenticated token is trusted
+// without a store read: a revocation made by another process (the CLI
+// beside the node) takes effect within it.
+const DefaultIdentityCacheTTL = 2 * time.Second
 
 // DrainTimeout is how long Stop lets running tasks finish on a signal
 // before leaving them for recovery.
