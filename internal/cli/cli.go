@@ -178,6 +178,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.deviceCommand(),
 		a.sessionCommand(),
 		a.auditCommand(),
+		a.loginCommand(),
 	)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coderclaw/coderclaw/internal/config"
+	"github.com/coderclaw/coderclaw/internal/login"
 	"github.com/coderclaw/coderclaw/internal/node"
 )
 
@@ -48,7 +49,14 @@ func (a *app) upCommand() *cobra.Command {
 			log := newLogger(a.env.Stderr, rc.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			n, err := node.Start(ctx, node.Config{Home: home, Runtime: rc, Version: a.env.Version, Logger: log, Token: a.env.Getenv("CODERCLAW_TOKEN")})
+			n, err := node.Start(ctx, node.Config{
+				Home: home, Runtime: rc, Version: a.env.Version, Logger: log, Token: a.env.Getenv("CODERCLAW_TOKEN"),
+				OIDC: login.OIDCConfig{
+					Issuer: a.env.Getenv("CODERCLAW_OIDC_ISSUER"), ClientID: a.env.Getenv("CODERCLAW_OIDC_CLIENT_ID"),
+					ClientSecret: a.env.Getenv("CODERCLAW_OIDC_CLIENT_SECRET"), RedirectURL: a.env.Getenv("CODERCLAW_OIDC_REDIRECT_URL"),
+				},
+				GitHub: login.GitHubConfig{ClientID: a.env.Getenv("CODERCLAW_GITHUB_CLIENT_ID")},
+			})
 			if err != nil {
 				return err
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/engine"
 	"github.com/coderclaw/coderclaw/internal/identity"
+	"github.com/coderclaw/coderclaw/internal/login"
 	"github.com/coderclaw/coderclaw/internal/metrics"
 	"github.com/coderclaw/coderclaw/internal/security"
 	"github.com/coderclaw/coderclaw/internal/store/sqlite"
@@ -47,6 +48,11 @@ type Config struct {
 	// Token is the operator's bearer token (CODERCLAW_TOKEN), which acts
 	// as an admin; empty means none.
 	Token string
+	// OIDC and GitHub, when their client ids are set, offer sign-in at
+	// /api/auth/oidc/... and /api/auth/github/... (CODERCLAW_OIDC_*,
+	// CODERCLAW_GITHUB_CLIENT_ID). Only users that exist may sign in.
+	OIDC   login.OIDCConfig
+	GitHub login.GitHubConfig
 	// IdentityCacheTTL bounds how long an authenticated token is trusted
 	// without a store read (0: DefaultIdentityCacheTTL; negative: no cache).
 	IdentityCacheTTL time.Duration
@@ -193,6 +199,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/", docs)
 	mux.Handle("GET /metrics", access.Authenticated(authn, m.Handler()))
+	if err := n.mountLogin(ctx, mux); err != nil {
+		n.stopEngine(ctx)
+		return nil, err
+	}
 	rpc := grpctransport.Mount(mux, rt, grpctransport.HandlerOptions{Logger: log.With("component", "grpc")})
 	n.ws = wstransport.NewHandler(rt, wstransport.HandlerOptions{Logger: log.With("component", "ws")})
 	mux.Handle(wstransport.DefaultPath, n.ws)
@@ -251,6 +261,35 @@ func (n *Node) closeStore(ctx context.Context) {
 	if err := n.store.Close(); err != nil {
 		n.log.Error("close store", "err", err)
 	}
+}
+
+// mountLogin offers the configured sign-in providers at /api/auth/. They
+// need no credentials: they are how people get them.
+func (n *Node) mountLogin(ctx context.Context, mux *http.ServeMux) error {
+	var providers []login.Provider
+	if c := n.cfg.OIDC; c.ClientID != "" {
+		p, err := login.NewOIDC(ctx, c)
+		if err != nil {
+			return fmt.Errorf("oidc sign-in: %w", err)
+		}
+		providers = append(providers, p)
+	}
+	if c := n.cfg.GitHub; c.ClientID != "" {
+		p, err := login.NewGitHub(c)
+		if err != nil {
+			return fmt.Errorf("github sign-in: %w", err)
+		}
+		providers = append(providers, p)
+	}
+	if len(providers) == 0 {
+		return nil
+	}
+	h, err := login.NewHandler(login.Config{Users: n.ids, Providers: providers, Logger: n.log.With("component", "login")})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/api/auth/", h)
+	return nil
 }
 
 // nodeAuthenticator decides who a request is: a CoderClaw API or session

@@ -8,11 +8,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/internal/config"
+	"github.com/coderclaw/coderclaw/internal/login"
 	"github.com/coderclaw/coderclaw/internal/node"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
@@ -290,5 +293,43 @@ func TestSecurityPolicyFiles(t *testing.T) {
 	_, err := node.Start(context.Background(), node.Config{Home: home, Runtime: rc})
 	if err == nil || !strings.Contains(err.Error(), "security.yaml:4") || !strings.Contains(err.Error(), "config:delete") {
 		t.Fatalf("bad security.yaml: %v", err)
+	}
+}
+
+// TestGitHubSignInMounted: with a GitHub client id the node offers the
+// device flow at /api/auth/github/..., answered from GitHub's endpoints
+// (a local fake here) without any credentials.
+func TestGitHubSignInMounted(t *testing.T) {
+	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/login/device/code":
+			_, _ = io.WriteString(w, `{"device_code":"dc","user_code":"WDJB-MJHT","verification_uri":"https://github.com/login/device","expires_in":900,"interval":5}`)
+		case "/login/oauth/access_token":
+			_, _ = io.WriteString(w, `{"error":"access_denied","error_description":"The user has denied your application access."}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer gh.Close()
+	rc := config.Defaults()
+	rc.Transport.Addr = "127.0.0.1:0"
+	n, err := node.Start(context.Background(), node.Config{Home: t.TempDir(), Runtime: rc,
+		GitHub: login.GitHubConfig{ClientID: "Iv1.test", BaseURL: gh.URL, APIURL: gh.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(context.Background()) })
+	resp, err := http.Post("http://"+n.Addr()+"/api/auth/github/device", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var start struct {
+		DeviceID string `json:"device_id"`
+		UserCode string `json:"user_code"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&start); err != nil || resp.StatusCode != 200 || start.UserCode != "WDJB-MJHT" {
+		t.Fatalf("device start: %d %+v %v", resp.StatusCode, start, err)
 	}
 }
