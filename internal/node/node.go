@@ -6,6 +6,7 @@ package node
 
 import (
 	"cmp"
+	"slices"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -199,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/", docs)
 	mux.Handle("GET /metrics", access.Authenticated(authn, m.Handler()))
-	if err := n.mountLogin(ctx, mux); err != nil {
+	if err := n.mountLogin(ctx, mux, pol.Providers()); err != nil {
 		n.stopEngine(ctx)
 		return nil, err
 	}
@@ -265,16 +266,19 @@ func (n *Node) closeStore(ctx context.Context) {
 
 // mountLogin offers the configured sign-in providers at /api/auth/. They
 // need no credentials: they are how people get them.
-func (n *Node) mountLogin(ctx context.Context, mux *http.ServeMux) error {
+func (n *Node) mountLogin(ctx context.Context, mux *http.ServeMux, listed []string) error {
+	// security.yaml identity.providers, when present, says which providers
+	// may be used at all.
+	enabled := func(name string) bool { return len(listed) == 0 || slices.Contains(listed, name) }
 	var providers []login.Provider
-	if c := n.cfg.OIDC; c.ClientID != "" {
+	if c := n.cfg.OIDC; c.ClientID != "" && enabled("oidc") {
 		p, err := login.NewOIDC(ctx, c)
 		if err != nil {
 			return fmt.Errorf("oidc sign-in: %w", err)
 		}
 		providers = append(providers, p)
 	}
-	if c := n.cfg.GitHub; c.ClientID != "" {
+	if c := n.cfg.GitHub; c.ClientID != "" && enabled("github") {
 		p, err := login.NewGitHub(c)
 		if err != nil {
 			return fmt.Errorf("github sign-in: %w", err)
