@@ -6,7 +6,6 @@ package node
 
 import (
 	"cmp"
-	"slices"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -18,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
