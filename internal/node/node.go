@@ -94,6 +94,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("security policy: %w", err)
 	}
+	pol = pol.WithNodeEnforceTrust(rc.Security.EnforceTrust)
 	nodeID, err := loadNodeID(cfg.Home)
 	if err != nil {
 		return nil, err

@@ -144,3 +144,25 @@ func TestAuthorizerRepoPolicy(t *testing.T) {
 		t.Errorf("broken repo policy: %v", err)
 	}
 }
+
+// TestNodeEnforceTrust: runtime.yaml's security.enforceTrust turns on the
+// node's trust minimum (verified by default).
+func TestNodeEnforceTrust(t *testing.T) {
+	dev := security.Subject{UserID: "d", Roles: []string{"developer"}, Trust: security.Untrusted}
+	pol := security.Default()
+	if d := pol.CheckPermission(dev, security.TaskRead); !d.Allowed {
+		t.Fatalf("not enforced: %v", d)
+	}
+	enforced := pol.WithNodeEnforceTrust(true)
+	d := enforced.CheckPermission(dev, security.TaskRead)
+	if d.Allowed || !strings.Contains(d.String(), "runtime.yaml: security.enforceTrust") {
+		t.Errorf("enforced: %v", d)
+	}
+	dev.Trust = security.Verified
+	if d := enforced.CheckPermission(dev, security.TaskRead); !d.Allowed {
+		t.Errorf("verified device: %v", d)
+	}
+	if pol.WithNodeEnforceTrust(false) != pol {
+		t.Errorf("off changed the policy")
+	}
+}

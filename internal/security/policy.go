@@ -379,6 +379,22 @@ func (p *Policy) Roles() []Role {
 // enables (identity.providers), in file order.
 func (p *Policy) Providers() []string { return slices.Clone(p.providers) }
 
+// WithNodeEnforceTrust returns p with the node's trust enforced when on is
+// true: runtime.yaml's security.enforceTrust, which turns enforcement on in
+// addition to security.yaml (it never turns it off).
+func (p *Policy) WithNodeEnforceTrust(on bool) *Policy {
+	if !on || p.node.enforced {
+		return p
+	}
+	q := p.clone()
+	q.node.enforced = true
+	if q.node.rule == nodePolicyRule+": enforceTrust" {
+		q.node.rule = "runtime.yaml: security.enforceTrust"
+	}
+	q.finish()
+	return q
+}
+
 // RepoPolicyFile is where a repository keeps its policy.
 const RepoPolicyFile = ".coderClaw/security.yaml"
 
