@@ -31,6 +31,12 @@ type Config struct {
 	Secrets []string
 	// MaxBatch bounds the entries of one Append; zero means 256.
 	MaxBatch int
+	// Linger is how long the flusher waits for more entries after a Post
+	// before it appends, so that posts on a busy node share one write
+	// (Record, whose caller waits, never lingers). Zero means none. Posted
+	// entries not yet appended are lost if the process dies, lingering or
+	// not.
+	Linger time.Duration
 	// QueueSize bounds the entries waiting for the flusher; a full queue
 	// makes Record and Post wait. Zero means 4096.
 	QueueSize int
@@ -216,17 +222,43 @@ func (l *Logger) run(ctx context.Context) {
 	entries := make([]Entry, 0, l.cfg.MaxBatch)
 	for it := range l.queue {
 		batch = append(batch[:0], it)
+		var (
+			linger <-chan time.Time
+			timer  *time.Timer
+		)
+		if l.cfg.Linger > 0 && it.done == nil {
+			timer = time.NewTimer(l.cfg.Linger)
+			linger = timer.C
+		}
 	drain:
 		for len(batch) < l.cfg.MaxBatch {
+			if linger == nil {
+				select {
+				case it, ok := <-l.queue:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, it)
+				default:
+					break drain
+				}
+				continue
+			}
 			select {
 			case it, ok := <-l.queue:
 				if !ok {
 					break drain
 				}
 				batch = append(batch, it)
-			default:
+				if it.done != nil {
+					linger = nil // a caller waits: append what we have now
+				}
+			case <-linger:
 				break drain
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		entries = entries[:0]
 		for _, it := range batch {

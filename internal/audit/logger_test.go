@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,35 @@ func TestDecision(t *testing.T) {
 		if e != want {
 			t.Errorf("Decision(%v) = %+v, want %+v", tc.err, e, want)
 		}
+	}
+}
+
+// TestLingerCoalescesPosts: posts lingering for more share the append of a
+// Record that follows them, and the Record, whose caller waits, ends the
+// linger at once (an hour here: the test would time out).
+func TestLingerCoalescesPosts(t *testing.T) {
+	store := &audittest.Memory{}
+	l, err := audit.New(audit.Config{Store: store, Linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := l.Post(ctx, audit.Entry{Action: "a", Result: audit.ResultOK, ResourceID: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The hour-long linger would hold the posts; the Record ends it.
+	if err := l.Record(ctx, audit.Entry{Action: "b", Result: audit.ResultOK}); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Appended != 6 || st.Batches != 1 {
+		t.Errorf("stats %+v, want 6 entries in 1 batch", st)
+	}
+	if err := l.Stop(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

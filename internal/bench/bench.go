@@ -149,7 +149,7 @@ func withAuth(ctx context.Context, st *sqlite.Store, eng *engine.Engine) (coderc
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	al, err := audit.New(audit.Config{Store: st.AuditLog()})
+	al, err := audit.New(audit.Config{Store: st.AuditLog(), Linger: 10 * time.Millisecond})
 	if err != nil {
 		return nil, nil, nil, err
 	}

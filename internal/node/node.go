@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Token != "" {
 		secrets = []string{cfg.Token}
 	}
-	n.audit, err = audit.New(audit.Config{Store: st.AuditLog(), Secrets: secrets, Logger: log.With("component", "audit")})
+	n.audit, err = audit.New(audit.Config{Store: st.AuditLog(), Secrets: secrets, Linger: auditLinger, Logger: log.With("component", "audit")})
 	if err == nil {
 		err = n.audit.Start(ctx)
 	}
@@ -363,6 +363,9 @@ func loadNodeID(home string) (string, error) {
 // without a store read: a revocation made by another process (the CLI
 // beside the node) takes effect within it.
 const DefaultIdentityCacheTTL = 2 * time.Second
+
+// auditLinger lets the audit records of many requests share one write.
+const auditLinger = 10 * time.Millisecond
 
 // DrainTimeout is how long Stop lets running tasks finish on a signal
 // before leaving them for recovery.
