@@ -25,6 +25,7 @@ func (a *app) benchCommand() *cobra.Command {
 			"submit-to-completed latency percentiles and the peak RSS.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.tuneGC()
 			cfg.Logger = slog.New(slog.DiscardHandler)
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -73,6 +74,7 @@ func (a *app) benchAPICommand() *cobra.Command {
 			"checked), and submit+state pairs from --concurrency workers.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.tuneGC()
 			rt, err := a.client()
 			if err != nil {
 				return err

@@ -24,6 +24,7 @@ func (a *app) upCommand() *cobra.Command {
 			"tasks still running then are recovered at the next start.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.tuneGC()
 			if home == "" {
 				home = a.env.Getenv(config.EnvHome)
 			}
