@@ -189,6 +189,11 @@ type Auditor interface {
 	Post(ctx context.Context, e audit.Entry) error
 }
 
+// Syncer is an Auditor whose posted entries a reader can wait for.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // GuardOption configures Guard.
 type GuardOption func(*guard)
 

@@ -116,6 +116,9 @@ const (
 type item struct {
 	e    Entry
 	done chan error
+	// sync marks an item with no entry: its done is answered once every
+	// entry queued before it is appended.
+	sync bool
 }
 
 // New returns a Logger that is not started yet.
@@ -179,6 +182,32 @@ func (l *Logger) Record(ctx context.Context, e Entry) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("audit: record %s: %w", e.Action, ctx.Err())
+	}
+}
+
+// Sync returns once every entry posted before it is appended (or its
+// append failed): a reader that syncs first sees every decision made
+// before its query.
+func (l *Logger) Sync(ctx context.Context) error {
+	done := make(chan error, 1)
+	l.mu.RLock()
+	if l.state != running {
+		l.mu.RUnlock()
+		return fmt.Errorf("audit: sync: %w", ErrStopped)
+	}
+	l.senders.Add(1)
+	l.mu.RUnlock()
+	defer l.senders.Done()
+	select {
+	case l.queue <- item{done: done, sync: true}:
+	case <-ctx.Done():
+		return fmt.Errorf("audit: sync: %w", ctx.Err())
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("audit: sync: %w", ctx.Err())
 	}
 }
 
@@ -262,16 +291,21 @@ func (l *Logger) run(ctx context.Context) {
 		}
 		entries = entries[:0]
 		for _, it := range batch {
-			entries = append(entries, it.e)
+			if !it.sync {
+				entries = append(entries, it.e)
+			}
 		}
-		_, err := l.store.Append(ctx, entries)
-		l.batches.Add(1)
-		if err != nil {
-			l.failed.Add(uint64(len(batch)))
-			l.log.Error("audit append failed", "entries", len(batch), "err", err)
-			err = fmt.Errorf("audit: append: %w", err)
-		} else {
-			l.appended.Add(uint64(len(batch)))
+		var err error
+		if len(entries) > 0 {
+			_, err = l.store.Append(ctx, entries)
+			l.batches.Add(1)
+			if err != nil {
+				l.failed.Add(uint64(len(entries)))
+				l.log.Error("audit append failed", "entries", len(entries), "err", err)
+				err = fmt.Errorf("audit: append: %w", err)
+			} else {
+				l.appended.Add(uint64(len(entries)))
+			}
 		}
 		for _, it := range batch {
 			if it.done != nil {

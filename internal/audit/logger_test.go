@@ -350,3 +350,35 @@ func TestLingerCoalescesPosts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSyncWaitsForPosts: Sync ends a linger and returns once everything
+// posted before it is appended.
+func TestSyncWaitsForPosts(t *testing.T) {
+	store := &audittest.Memory{}
+	l, err := audit.New(audit.Config{Store: store, Linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Post(ctx, audit.Entry{Action: "a", Result: audit.ResultOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page, err := store.Query(ctx, audit.Query{})
+	if err != nil || len(page.Records) != 3 {
+		t.Errorf("after Sync: %d records, %v", len(page.Records), err)
+	}
+	if err := l.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(ctx); !errors.Is(err, audit.ErrStopped) {
+		t.Errorf("Sync after Stop: %v", err)
+	}
+}

@@ -58,6 +58,14 @@ func (h *auditHandler) principal(w http.ResponseWriter, r *http.Request) (coderc
 	return p, true
 }
 
+// sync waits until the decisions posted before this read are stored, so a
+// query sees them.
+func (h *auditHandler) sync(ctx context.Context) {
+	if s, ok := h.opts.Auditor.(access.Syncer); ok {
+		_ = s.Sync(ctx) // a failed append is the auditor's to report
+	}
+}
+
 func (h *auditHandler) record(ctx context.Context, p coderclaw.Principal, action, id string, err error) {
 	if h.opts.Auditor != nil {
 		_ = h.opts.Auditor.Post(ctx, audit.Decision(p, action, "audit", id, err))
@@ -91,6 +99,7 @@ func (h *auditHandler) events(w http.ResponseWriter, r *http.Request) {
 		h.json.writeError(w, r, err)
 		return
 	}
+	h.sync(r.Context())
 	page, err := h.opts.Store.Query(r.Context(), q)
 	h.record(r.Context(), p, "audit.read", q.UserID+q.SessionID, err)
 	if err != nil {
@@ -117,6 +126,7 @@ func (h *auditHandler) verify(w http.ResponseWriter, r *http.Request) {
 		h.json.writeError(w, r, err)
 		return
 	}
+	h.sync(r.Context())
 	rep, err := audit.Verify(r.Context(), h.opts.Store)
 	h.record(r.Context(), p, "audit.verify", "", err)
 	if err != nil {
