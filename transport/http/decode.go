@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coderclaw/coderclaw"
+	"github.com/coderclaw/coderclaw/transport/internal/wire"
 )
 
 // decodeJSON reads r's body, at most limit bytes, as exactly one JSON value
@@ -69,10 +70,10 @@ func unmarshalStrict(data []byte, dst any) error {
 	}
 	off := dec.InputOffset()
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		for off < int64(len(data)) && isSpace(data[off]) {
+		for off < int64(len(data)) && wire.IsSpace(data[off]) {
 			off++
 		}
-		return invalidf("malformed JSON: unexpected data after the JSON value at %s", position(data, off))
+		return invalidf("malformed JSON: unexpected data after the JSON value at %s", wire.Position(data, off))
 	}
 	return nil
 }
@@ -86,14 +87,14 @@ func jsonError(data []byte, dst any, err error) error {
 	var inv *json.InvalidUnmarshalError
 	switch {
 	case errors.As(err, &syn):
-		return invalidf("malformed JSON at %s: %s", position(data, max(syn.Offset-1, 0)), syn.Error())
+		return invalidf("malformed JSON at %s: %s", wire.Position(data, max(syn.Offset-1, 0)), syn.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return invalidf("malformed JSON: the body ends before the JSON value is complete")
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return invalidf("request body: want %s, got JSON %s", kindOf(typ.Type), typ.Value)
+			return invalidf("request body: want %s, got JSON %s", wire.KindOf(typ.Type), typ.Value)
 		}
-		return invalidf("field %q: want %s, got JSON %s", jsonPath(dst, typ.Field), kindOf(typ.Type), typ.Value)
+		return invalidf("field %q: want %s, got JSON %s", jsonPath(dst, typ.Field), wire.KindOf(typ.Type), typ.Value)
 	case errors.As(err, &inv):
 		return fmt.Errorf("decode request body: %w", err)
 	}
@@ -105,42 +106,6 @@ func jsonError(data []byte, dst any, err error) error {
 		return invalidf("unknown field %s", name)
 	}
 	return invalidf("invalid JSON: %s", strings.TrimPrefix(msg, "json: "))
-}
-
-// position renders a byte offset of data as "line L, column C (byte N)",
-// all counted from 1 except the byte offset.
-func position(data []byte, off int64) string {
-	off = min(max(off, 0), int64(len(data)))
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
-	return fmt.Sprintf("line %d, column %d (byte %d)", line, col, off)
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// kindOf names the JSON kind a Go type decodes from.
-func kindOf(t reflect.Type) string {
-	if t == nil {
-		return "a value"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Pointer:
-		return kindOf(t.Elem())
-	}
-	return "a " + t.String()
 }
 
 // jsonFields lists the JSON field names of the struct dst points to,

@@ -129,19 +129,6 @@ func TestParseAfter(t *testing.T) {
 	}
 }
 
-func TestPosition(t *testing.T) {
-	t.Parallel()
-	data := []byte("ab\ncd\n")
-	for off, want := range map[int64]string{
-		0: "line 1, column 1 (byte 0)", 2: "line 1, column 3 (byte 2)",
-		3: "line 2, column 1 (byte 3)", 99: "line 3, column 1 (byte 6)", -4: "line 1, column 1 (byte 0)",
-	} {
-		if got := position(data, off); got != want {
-			t.Errorf("position %d: %q, want %q", off, got, want)
-		}
-	}
-}
-
 func TestUnmarshalMisuse(t *testing.T) {
 	t.Parallel()
 	var req coderclaw.SubmitRequest

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coderclaw/coderclaw"
+	"github.com/coderclaw/coderclaw/transport/internal/wire"
 )
 
 // The methods of client frames.
@@ -392,10 +393,10 @@ func objectFields(data []byte, what string) ([]field, error) {
 	}
 	off := dec.InputOffset()
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		for off < int64(len(data)) && isSpace(data[off]) {
+		for off < int64(len(data)) && wire.IsSpace(data[off]) {
 			off++
 		}
-		return nil, invalidf("malformed JSON in %s: unexpected data after the object at %s", what, position(data, off))
+		return nil, invalidf("malformed JSON in %s: unexpected data after the object at %s", what, wire.Position(data, off))
 	}
 	return fs, nil
 }
@@ -426,7 +427,7 @@ func decodeObject(data []byte, what string, dst any) error {
 			if typ.Field != "" {
 				name += "." + typ.Field
 			}
-			return invalidf("%s: want %s, got JSON %s", name, kindOf(typ.Type), typ.Value)
+			return invalidf("%s: want %s, got JSON %s", name, wire.KindOf(typ.Type), typ.Value)
 		}
 		var inv *json.InvalidUnmarshalError
 		if errors.As(err, &inv) {
@@ -460,51 +461,11 @@ func syntaxError(data []byte, what string, err error) error {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &syn):
-		return invalidf("malformed JSON in %s at %s: %s", what, position(data, max(syn.Offset-1, 0)), syn.Error())
+		return invalidf("malformed JSON in %s at %s: %s", what, wire.Position(data, max(syn.Offset-1, 0)), syn.Error())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return invalidf("malformed JSON in %s: it ends before the JSON value is complete", what)
 	}
 	return invalidf("malformed JSON in %s: %s", what, strings.TrimPrefix(err.Error(), "json: "))
-}
-
-// position renders a byte offset of data as "line L, column C (byte N)".
-func position(data []byte, off int64) string {
-	off = min(max(off, 0), int64(len(data)))
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
-	return fmt.Sprintf("line %d, column %d (byte %d)", line, col, off)
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// kindOf names the JSON kind a Go type decodes from.
-func kindOf(t reflect.Type) string {
-	if t == nil {
-		return "a value"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Map:
-		return "an object"
-	case reflect.Struct:
-		if t.PkgPath() == "time" && t.Name() == "Time" {
-			return "an RFC 3339 time string"
-		}
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Pointer:
-		return kindOf(t.Elem())
-	}
-	return "a " + t.String()
 }
 
 // jsonFields lists the JSON names of the fields of the struct dst points to.
