@@ -503,7 +503,8 @@ func testDiscovery(t *testing.T, rt coderclaw.Runtime) {
 	if err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	if st.NodeID == "" || st.Mode == "" || st.Version == "" || st.Workers < 1 || !st.Store.OK || st.StartedAt.IsZero() {
+	if st.NodeID == "" || st.Mode == "" || st.Version == "" || st.Workers < 1 || !st.Store.OK || st.StartedAt.IsZero() ||
+		st.Store.Backend == "" || strings.ContainsAny(st.Store.Backend, "*.") {
 		t.Errorf("status %+v", st)
 	}
 }

@@ -350,3 +350,6 @@ func (s *Store) Stats() Stats {
 		Committing:   time.Duration(s.committing.Load()),
 	}
 }
+
+// Backend names the store in a node's status.
+func (s *Store) Backend() string { return "sqlite" }
