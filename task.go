@@ -41,10 +41,11 @@ type Task struct {
 
 // ChildTask is a child's state as shown in its parent's view.
 type ChildTask struct {
-	ID       string `json:"id"`
-	AgentID  string `json:"agent_id"`
-	Status   Status `json:"status"`
-	Progress int    `json:"progress"`
+	ID        string `json:"id"`
+	AgentID   string `json:"agent_id"`
+	Status    Status `json:"status"`
+	Progress  int    `json:"progress"`
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // Limits on what a SubmitRequest may carry.

@@ -319,17 +319,37 @@ func (g *guard) Submit(ctx context.Context, req coderclaw.SubmitRequest) (coderc
 	if p.SessionID != "" && g.seesAll != nil {
 		req.SessionID = p.SessionID // a session's tasks are its own
 	}
+	if req.ParentID != "" && g.isolated(ctx, p) {
+		if err := g.ownTask(ctx, p, req.ParentID); err != nil {
+			if coderclaw.ErrorCode(err) == coderclaw.CodeNotFound {
+				err = coderclaw.Errorf(coderclaw.CodeInvalid, "parent_id: no task %q", req.ParentID)
+			}
+			g.done(ctx, p, op, coderclaw.Task{}, err)
+			return coderclaw.Task{}, err
+		}
+	}
 	t, err := g.rt.Submit(ctx, req)
 	g.done(ctx, p, op, t, err)
 	return t, err
 }
 
 func (g *guard) Task(ctx context.Context, id string) (coderclaw.Task, error) {
-	ctx, _, err := g.check(ctx, Operation{Name: "task", TaskID: id})
+	ctx, p, err := g.check(ctx, Operation{Name: "task", TaskID: id})
 	if err != nil {
 		return coderclaw.Task{}, err
 	}
-	return g.rt.Task(ctx, id)
+	t, err := g.rt.Task(ctx, id)
+	if err == nil && g.isolated(ctx, p) {
+		// A parent shows only the children of the caller's session.
+		own := t.Children[:0]
+		for _, c := range t.Children {
+			if c.SessionID == p.SessionID {
+				own = append(own, c)
+			}
+		}
+		t.Children = own
+	}
+	return t, err
 }
 
 func (g *guard) Tasks(ctx context.Context, f coderclaw.Filter) (coderclaw.TaskPage, error) {

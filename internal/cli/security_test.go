@@ -205,6 +205,31 @@ func TestSessionIsolation(t *testing.T) {
 	if _, err := clientA.Cancel(ctx, task.ID); err != nil {
 		t.Errorf("own cancel: %v", err)
 	}
+
+	// Children: another session cannot attach to A's task, and A's view
+	// of its task lists only its own session's children.
+	if _, err := viaHTTP.Submit(ctx, coderclaw.SubmitRequest{AgentID: "noop", Input: "x", ParentID: task.ID}); coderclaw.ErrorCode(err) != coderclaw.CodeInvalid {
+		t.Errorf("child of another session's task: %v", err)
+	}
+	if r := runEnv(t, env, "user", "add", "root", "--role", "admin", "--home", home); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	rootTok := strings.TrimSpace(runEnv(t, env, "token", "create", "--user", "root", "--home", home).stdout)
+	admin, _ := httptransport.NewClient(base, httptransport.WithToken(rootTok))
+	if _, err := admin.Submit(ctx, coderclaw.SubmitRequest{AgentID: "noop", Input: "admin's child", ParentID: task.ID}); err != nil {
+		t.Fatal(err)
+	}
+	own, err := clientA.Submit(ctx, coderclaw.SubmitRequest{AgentID: "noop", Input: "own child", ParentID: task.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := clientA.Task(ctx, task.ID)
+	if err != nil || len(view.Children) != 1 || view.Children[0].ID != own.ID {
+		t.Errorf("A sees children %+v, %v; want only %s", view.Children, err, own.ID)
+	}
+	if all, err := admin.Task(ctx, task.ID); err != nil || len(all.Children) != 2 {
+		t.Errorf("admin sees %d children, %v", len(all.Children), err)
+	}
 }
 
 // TestSessionRoutes: the coderClawLink session routes create and read

@@ -381,7 +381,7 @@ func (e *Engine) Task(ctx context.Context, id string) (coderclaw.Task, error) {
 	}
 	for i := len(page.Tasks) - 1; i >= 0; i-- { // oldest child first
 		c := page.Tasks[i]
-		t.Children = append(t.Children, coderclaw.ChildTask{ID: c.ID, AgentID: c.AgentID, Status: c.Status, Progress: c.Progress})
+		t.Children = append(t.Children, coderclaw.ChildTask{ID: c.ID, AgentID: c.AgentID, Status: c.Status, Progress: c.Progress, SessionID: c.SessionID})
 	}
 	return t, nil
 }

@@ -135,10 +135,11 @@ func taskToProto(t coderclaw.Task) *pb.Task {
 	}
 	for _, c := range t.Children {
 		out.Children = append(out.Children, &pb.ChildTask{
-			Id:       utf8Safe(c.ID),
-			AgentId:  utf8Safe(c.AgentID),
-			Status:   utf8Safe(string(c.Status)),
-			Progress: clamp32(c.Progress),
+			Id:        utf8Safe(c.ID),
+			AgentId:   utf8Safe(c.AgentID),
+			Status:    utf8Safe(string(c.Status)),
+			Progress:  clamp32(c.Progress),
+			SessionId: utf8Safe(c.SessionID),
 		})
 	}
 	return out
@@ -172,10 +173,11 @@ func taskFromProto(t *pb.Task) coderclaw.Task {
 	}
 	for _, c := range t.GetChildren() {
 		out.Children = append(out.Children, coderclaw.ChildTask{
-			ID:       c.GetId(),
-			AgentID:  c.GetAgentId(),
-			Status:   coderclaw.Status(c.GetStatus()),
-			Progress: int(c.GetProgress()),
+			ID:        c.GetId(),
+			AgentID:   c.GetAgentId(),
+			Status:    coderclaw.Status(c.GetStatus()),
+			Progress:  int(c.GetProgress()),
+			SessionID: c.GetSessionId(),
 		})
 	}
 	return out
