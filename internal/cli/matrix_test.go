@@ -6,11 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coderclaw/coderclaw"
-	"github.com/coderclaw/coderclaw/internal/config"
-	coderclawnode "github.com/coderclaw/coderclaw/internal/node"
 	grpctransport "github.com/coderclaw/coderclaw/transport/grpc"
 	httptransport "github.com/coderclaw/coderclaw/transport/http"
 	wstransport "github.com/coderclaw/coderclaw/transport/ws"
@@ -22,20 +19,7 @@ import (
 // readonly reads and status; ci submits, reads and answers, but neither
 // cancels nor reads the node's status (config:read).
 func TestPermissionMatrix(t *testing.T) {
-	home := t.TempDir()
-	rc := config.Defaults()
-	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
-	rc.Transport.Addr = "127.0.0.1:0"
-	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Stop(ctx)
-	})
-	base := "http://" + n.Addr()
+	home, base := remoteNode(t, 0)
 	env := map[string]string{"CODERCLAW_NODE": base}
 	roles := []string{"admin", "developer", "readonly", "ci"}
 	tokens := map[string]string{}

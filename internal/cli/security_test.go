@@ -32,22 +32,9 @@ func runEnv(t *testing.T, env map[string]string, args ...string) result {
 // tokens; each user can do what their role allows over the API, and the
 // audit log records it, queryable by the user and verifiable by the admin.
 func TestUsersTokensAndAudit(t *testing.T) {
-	home := t.TempDir()
-	rc := config.Defaults()
-	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
-	rc.Transport.Addr = "127.0.0.1:0"
 	// No identity cache: the revocation below, made by the CLI beside the
 	// node, must be refused at once.
-	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc, IdentityCacheTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Stop(ctx)
-	})
-	url := "http://" + n.Addr()
+	home, url := remoteNode(t, -1)
 	local := map[string]string{"CODERCLAW_NODE": url}
 
 	type made struct {
@@ -121,20 +108,7 @@ func TestUsersTokensAndAudit(t *testing.T) {
 // TestSessionIsolation: a session sees and acts on its own tasks only, by
 // every transport; another session's task is not found.
 func TestSessionIsolation(t *testing.T) {
-	home := t.TempDir()
-	rc := config.Defaults()
-	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
-	rc.Transport.Addr = "127.0.0.1:0"
-	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Stop(ctx)
-	})
-	base := "http://" + n.Addr()
+	home, base := remoteNode(t, 0)
 	env := map[string]string{"CODERCLAW_NODE": base}
 	if r := runEnv(t, env, "user", "add", "dev", "--role", "developer", "--home", home); r.code != 0 {
 		t.Fatal(r.stderr)
@@ -235,16 +209,7 @@ func TestSessionIsolation(t *testing.T) {
 // TestSessionRoutes: the coderClawLink session routes create and read
 // sessions for the caller (or anyone, for an admin).
 func TestSessionRoutes(t *testing.T) {
-	home := t.TempDir()
-	rc := config.Defaults()
-	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
-	rc.Transport.Addr = "127.0.0.1:0"
-	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Stop(context.Background()) })
-	base := "http://" + n.Addr()
+	home, base := remoteNode(t, 0)
 	env := map[string]string{"CODERCLAW_NODE": base}
 	tokens := map[string]string{}
 	for _, u := range []string{"alice", "bob"} {
@@ -288,4 +253,25 @@ func TestSessionRoutes(t *testing.T) {
 	if code, _ := call("GET", "/api/runtime/status", tok, ""); code != 200 {
 		t.Errorf("the session token does not authenticate: %d", code)
 	}
+}
+
+// remoteNode starts a real remote-enabled node on loopback with a fresh
+// home and returns the home and the node's URL; it stops with the test.
+// cacheTTL is the identity cache (0: the node's default, <0: none).
+func remoteNode(t *testing.T, cacheTTL time.Duration) (home, base string) {
+	t.Helper()
+	home = t.TempDir()
+	rc := config.Defaults()
+	rc.Mode, rc.Deployment.Mode = config.ModeRemoteEnabled, config.ModeRemoteEnabled
+	rc.Transport.Addr = "127.0.0.1:0"
+	n, err := coderclawnode.Start(context.Background(), coderclawnode.Config{Home: home, Runtime: rc, IdentityCacheTTL: cacheTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Stop(ctx)
+	})
+	return home, "http://" + n.Addr()
 }
