@@ -47,6 +47,15 @@ type Run interface {
 	// until Respond answers it or ctx ends. Answers given before a restart
 	// are replayed in order, so a re-run execution gets the same answers.
 	Ask(ctx context.Context, question string) (string, error)
+	// Record queues an event of another type (tool calls, usage, the
+	// diff, checkpoints) with a message and a payload marshalled to JSON.
+	// Types the engine owns (status, progress, output, question, input)
+	// are refused with a log line saying so.
+	Record(typ coderclaw.EventType, message string, data any)
+	// History returns the task's events so far, of every attempt, oldest
+	// first, including what this execution queued; an executor resuming a
+	// task reads its last checkpoint from it.
+	History(ctx context.Context) ([]coderclaw.Event, error)
 }
 
 // Registry holds the agents a node offers and the skills they may call.

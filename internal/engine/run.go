@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/coderclaw/coderclaw"
@@ -69,6 +70,33 @@ func (r *run) Log(stream, line string) {
 		ev.Data = mustJSON(logData{Stream: stream})
 	}
 	r.enqueue(ev)
+}
+
+// Record queues an event of an executor-defined type.
+func (r *run) Record(typ coderclaw.EventType, message string, data any) {
+	switch typ {
+	case coderclaw.EventStatus, coderclaw.EventProgress, coderclaw.EventOutput,
+		coderclaw.EventQuestion, coderclaw.EventInput, "":
+		r.Log("stderr", fmt.Sprintf("coderclaw: an executor may not record a %q event", typ))
+		return
+	}
+	ev := store.NewEvent{Type: typ, Actor: r.task.AgentID, Message: message, Time: r.e.cfg.Now()}
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			r.Log("stderr", fmt.Sprintf("coderclaw: %s event: %v", typ, err))
+			return
+		}
+		ev.Data = b
+	}
+	r.enqueue(ev)
+}
+
+// History flushes what this execution queued and returns the task's
+// events.
+func (r *run) History(ctx context.Context) ([]coderclaw.Event, error) {
+	r.flush()
+	return r.e.store.Events(ctx, r.task.ID, 0, 0)
 }
 
 type logData struct {
