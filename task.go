@@ -23,6 +23,11 @@ type Task struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	Priority    int               `json:"priority"`
+	// Submitter is who submitted the task, as authenticated then; the node
+	// keeps it for the checks made while the task runs (which skills its
+	// agent may call). It is not sent to clients. Zero for a task
+	// submitted in-process without a principal.
+	Submitter Principal `json:"-"`
 	// Attempt is the execution attempt, starting at 1; a requeue after a
 	// lost lease or a restart adds one. It is also the fencing token of the
 	// claim that runs it.

@@ -354,6 +354,9 @@ func (e *Engine) Submit(ctx context.Context, req coderclaw.SubmitRequest) (coder
 		Priority: req.Priority, Attempt: 1, MaxAttempts: maxAttempts,
 		CreatedAt: now, UpdatedAt: now,
 	}
+	if p, ok := coderclaw.PrincipalFrom(ctx); ok {
+		t.Submitter = p
+	}
 	actor := "api"
 	if req.SessionID != "" {
 		actor = "session:" + req.SessionID

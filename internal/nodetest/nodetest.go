@@ -30,6 +30,10 @@ type Options struct {
 	HeartbeatInterval  time.Duration
 	Now                func() time.Time
 	Logger             *slog.Logger
+	// Agents replaces the default registry (Registry).
+	Agents *agent.Registry
+	// WorkDir replaces the default working directory root (Dir/work).
+	WorkDir string
 	// StopGrace is how long Stop lets executions finish before abandoning
 	// them for recovery (default 500ms).
 	StopGrace time.Duration
@@ -81,12 +85,18 @@ func Start(t testing.TB, o Options) *Node {
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
+	if o.Agents == nil {
+		o.Agents = Registry(t)
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = filepath.Join(o.Dir, "work")
+	}
 	ctx := context.Background()
 	st := OpenStore(t, o.Dir)
 	e, err := engine.New(engine.Config{
-		Store: st, Agents: Registry(t), NodeID: o.NodeID,
+		Store: st, Agents: o.Agents, NodeID: o.NodeID,
 		MaxConcurrentTasks: o.MaxConcurrentTasks, LeaseDuration: o.LeaseDuration,
-		HeartbeatInterval: o.HeartbeatInterval, WorkDir: filepath.Join(o.Dir, "work"),
+		HeartbeatInterval: o.HeartbeatInterval, WorkDir: o.WorkDir,
 		Now: o.Now, Logger: o.Logger, PollInterval: 50 * time.Millisecond,
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // they never change: this keeps the single writer goroutine's work small.
 const (
 	fixedColumns = "id, description, input, agent_id, parent_id, session_id, project, repo, " +
-		"labels, metadata, priority, max_attempts, created_at"
+		"labels, metadata, priority, max_attempts, created_at, submitter"
 	stateColumns = "status, progress, output, error, attempt, last_seq, updated_at, started_at, finished_at"
 	taskColumns  = fixedColumns + ", " + stateColumns
 )
@@ -35,11 +35,12 @@ type taskFixed struct {
 	labels, metadata                sql.NullString
 	priority, maxAttempts           int
 	created                         int64
+	submitter                       sql.NullString
 }
 
 func (f *taskFixed) dest() []any {
 	return []any{&f.id, &f.description, &f.input, &f.agentID, &f.parent, &f.session, &f.project, &f.repo,
-		&f.labels, &f.metadata, &f.priority, &f.maxAttempts, &f.created}
+		&f.labels, &f.metadata, &f.priority, &f.maxAttempts, &f.created, &f.submitter}
 }
 
 // taskState holds the state columns of a task.
@@ -71,6 +72,11 @@ func task(f *taskFixed, s *taskState) (coderclaw.Task, error) {
 	}
 	if t.Metadata, err = decodeMap(f.metadata); err != nil {
 		return coderclaw.Task{}, fmt.Errorf("task %s: metadata: %w", t.ID, err)
+	}
+	if f.submitter.Valid && f.submitter.String != "" {
+		if err := json.Unmarshal([]byte(f.submitter.String), &t.Submitter); err != nil {
+			return coderclaw.Task{}, fmt.Errorf("task %s: submitter: %w", t.ID, err)
+		}
 	}
 	return t, nil
 }
@@ -105,6 +111,19 @@ func encodeMap(m map[string]string) (any, error) {
 		return nil, nil
 	}
 	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// encodeSubmitter returns the stored form of a task's submitter: NULL for
+// none.
+func encodeSubmitter(p coderclaw.Principal) (any, error) {
+	if p.UserID == "" && p.Method == "" {
+		return nil, nil
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}

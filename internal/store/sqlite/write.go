@@ -23,8 +23,8 @@ import (
 
 const insertTaskSQL = `INSERT INTO tasks (id, description, input, agent_id, status, progress, output, error,
 	parent_id, session_id, project, repo, labels, metadata, priority, attempt, max_attempts, last_seq,
-	created_at, updated_at, started_at, finished_at)
-	VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, NULL, NULL)`
+	created_at, updated_at, started_at, finished_at, submitter)
+	VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, NULL, NULL, ?)`
 
 const updateTaskSQL = `UPDATE tasks SET status = ?, progress = ?, output = ?, error = ?, attempt = ?,
 	last_seq = ?, lease_owner = ?, lease_expires_at = ?, updated_at = ?, started_at = ?, finished_at = ?
@@ -96,6 +96,10 @@ func (s *Store) CreateTask(ctx context.Context, t coderclaw.Task, actor string) 
 	if err != nil {
 		return coderclaw.Task{}, fmt.Errorf("create task %s: metadata: %w", t.ID, err)
 	}
+	submitter, err := encodeSubmitter(t.Submitter)
+	if err != nil {
+		return coderclaw.Task{}, fmt.Errorf("create task %s: submitter: %w", t.ID, err)
+	}
 	if t.Attempt == 0 {
 		t.Attempt = 1
 	}
@@ -112,7 +116,7 @@ func (s *Store) CreateTask(ctx context.Context, t coderclaw.Task, actor string) 
 	}
 	args := []any{t.ID, t.Description, t.Input, t.AgentID, t.Progress, t.Output, t.Error,
 		nullString(t.ParentID), nullString(t.SessionID), nullString(t.Project), t.Repo, labels, metadata,
-		t.Priority, t.Attempt, t.MaxAttempts, nanos(t.CreatedAt), nanos(t.UpdatedAt)}
+		t.Priority, t.Attempt, t.MaxAttempts, nanos(t.CreatedAt), nanos(t.UpdatedAt), submitter}
 	ev := []coderclaw.Event{{TaskID: t.ID, Seq: 1, Time: t.CreatedAt, Type: coderclaw.EventStatus,
 		Status: coderclaw.StatusPending, Progress: t.Progress, Actor: actor, Message: "created"}}
 	if !s.enter() {

@@ -243,7 +243,7 @@ func TestWriteContext(t *testing.T) {
 		errc <- s.write(cctx, false, func(w *writer) error {
 			close(started)
 			<-unblock
-			_, err := w.write(w.insertTask, "taken", "", "x", "a", 0, "", "", nil, nil, nil, "", nil, nil, 0, 1, 3, 1, 1)
+			_, err := w.write(w.insertTask, "taken", "", "x", "a", 0, "", "", nil, nil, nil, "", nil, nil, 0, 1, 3, 1, 1, nil)
 			return err
 		})
 	}()

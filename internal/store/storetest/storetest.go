@@ -89,6 +89,8 @@ func testCreateTask(t *testing.T, h *harness) {
 		t.Labels = map[string]string{"os": "linux", "gpu": "no"}
 		t.Metadata = map[string]string{"ticket": "CC-1"}
 		t.Priority, t.MaxAttempts = 7, 5
+		t.Submitter = coderclaw.Principal{UserID: "user-1", SessionID: "session-1", DeviceID: "device-1",
+			Roles: []string{"developer", "reviewer"}, Method: "session"}
 	})
 	got, err := h.s.CreateTask(h.ctx, in, "session:session-1")
 	if err != nil {
