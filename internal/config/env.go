@@ -17,6 +17,13 @@ const (
 	EnvMaxConcurrentTasks = "CODERCLAW_MAX_CONCURRENT_TASKS"
 	// EnvLogLevel overrides log.level.
 	EnvLogLevel = "CODERCLAW_LOG_LEVEL"
+
+	// The providers' own variables, which the official SDKs also read.
+	EnvAnthropicAPIKey  = "ANTHROPIC_API_KEY"
+	EnvAnthropicBaseURL = "ANTHROPIC_BASE_URL"
+	EnvOpenAIAPIKey     = "OPENAI_API_KEY"
+	EnvOpenAIBaseURL    = "OPENAI_BASE_URL"
+	EnvOllamaBaseURL    = "OLLAMA_BASE_URL"
 )
 
 // ApplyEnv overrides settings of r with the environment variables that
@@ -26,6 +33,11 @@ const (
 //	CODERCLAW_MODE                  mode and deployment.mode
 //	CODERCLAW_MAX_CONCURRENT_TASKS  deployment.maxConcurrentTasks
 //	CODERCLAW_LOG_LEVEL             log.level
+//	ANTHROPIC_API_KEY               providers.anthropic.apiKey   (when the file sets none)
+//	ANTHROPIC_BASE_URL              providers.anthropic.baseURL  (when the file sets none)
+//	OPENAI_API_KEY                  providers.openai.apiKey      (when the file sets none)
+//	OPENAI_BASE_URL                 providers.openai.baseURL     (when the file sets none)
+//	OLLAMA_BASE_URL                 providers.ollama.baseURL     (when the file sets none)
 //
 // It then validates the result. A malformed variable, or one that makes
 // the configuration invalid (CODERCLAW_ADDR=0.0.0.0:7420 in local-only
@@ -77,6 +89,23 @@ func (r *Runtime) ApplyEnv(getenv func(string) string) error {
 		} else {
 			next.Log.Level = v
 			fromEnv["log.level"] = EnvLogLevel
+		}
+	}
+	for _, v := range []struct {
+		env, field string
+		dst        *string
+	}{
+		{EnvAnthropicAPIKey, "providers.anthropic.apiKey", &next.Providers.Anthropic.APIKey},
+		{EnvAnthropicBaseURL, "providers.anthropic.baseURL", &next.Providers.Anthropic.BaseURL},
+		{EnvOpenAIAPIKey, "providers.openai.apiKey", &next.Providers.OpenAI.APIKey},
+		{EnvOpenAIBaseURL, "providers.openai.baseURL", &next.Providers.OpenAI.BaseURL},
+		{EnvOllamaBaseURL, "providers.ollama.baseURL", &next.Providers.Ollama.BaseURL},
+	} {
+		// The file wins over the environment for providers: a node's
+		// runtime.yaml is more specific than a variable set for every tool.
+		if x := getenv(v.env); x != "" && *v.dst == "" {
+			*v.dst = x
+			fromEnv[v.field] = v.env
 		}
 	}
 	if len(errs) > 0 {

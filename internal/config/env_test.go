@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,5 +140,31 @@ func TestApplyEnv(t *testing.T) {
 				t.Errorf("Validate after ApplyEnv: %v", err)
 			}
 		})
+	}
+}
+
+func TestApplyEnvProviders(t *testing.T) {
+	env := map[string]string{
+		"ANTHROPIC_API_KEY": "sk-ant", "OPENAI_API_KEY": "sk-oai",
+		"OLLAMA_BASE_URL": "localhost:11434", // no scheme: invalid
+	}
+	r := config.Defaults()
+	err := r.ApplyEnv(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "OLLAMA_BASE_URL") || !strings.Contains(err.Error(), "providers.ollama.baseURL") {
+		t.Fatalf("ApplyEnv = %v, want an error naming OLLAMA_BASE_URL and providers.ollama.baseURL", err)
+	}
+	if r.Providers.Anthropic.APIKey != "" {
+		t.Errorf("a failed ApplyEnv changed the Runtime")
+	}
+	env["OLLAMA_BASE_URL"] = "http://127.0.0.1:11434"
+	r.Providers.OpenAI.APIKey = "from-file"
+	if err := r.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if r.Providers.Anthropic.APIKey != "sk-ant" || r.Providers.OpenAI.APIKey != "from-file" || r.Providers.Ollama.BaseURL != "http://127.0.0.1:11434" {
+		t.Errorf("providers after ApplyEnv: %+v", r.Providers)
+	}
+	if got := r.Providers.Configured(); !slices.Equal(got, []string{"anthropic", "openai", "ollama"}) || r.Providers.DefaultProvider() != "anthropic" {
+		t.Errorf("Configured() = %v, default %q", got, r.Providers.DefaultProvider())
 	}
 }

@@ -103,6 +103,22 @@ func TestParseGood(t *testing.T) {
 					Engine:     config.Engine{LeaseDuration: time.Minute, HeartbeatInterval: 15 * time.Second, MaxAttempts: 5},
 					Store:      config.Store{Driver: "sqlite", Path: "/var/lib/coderclaw/state.db", Synchronous: "NORMAL"},
 					Log:        config.Log{Level: "debug", Format: "json"},
+					Providers: config.Providers{
+						Default:    "vllm",
+						Anthropic:  config.Provider{APIKey: "sk-ant-test", BaseURL: "http://127.0.0.1:9001", Model: "claude-sonnet-4-5", MaxRetries: 2},
+						OpenAI:     config.Provider{APIKey: "sk-test", BaseURL: "https://api.openai.com/v1", Model: "gpt-5", MaxRetries: 3},
+						Ollama:     config.Provider{BaseURL: "http://127.0.0.1:11434/v1", Model: "qwen3-coder"},
+						Compatible: []config.Provider{{Name: "vllm", BaseURL: "http://10.0.0.5:8000/v1", APIKey: "token", Model: "deepseek-coder"}},
+					},
+					Agents: config.Agents{File: "agents/team.yaml", MaxSteps: 30, MaxTokens: 500000, CLI: []config.CLIAgent{{
+						Kind: "claude", Path: "/opt/claude/bin/claude", Model: "claude-opus-4-1", Args: []string{"--verbose"},
+						Env: []string{"ANTHROPIC_BASE_URL=http://127.0.0.1:9001"}, Timeout: 10 * time.Minute,
+					}}},
+					Workspace: config.Workspace{Dir: "/srv/worktrees", Sandbox: "bwrap", Writable: []string{"/root/.cache/go-build"}, Network: true},
+					MCP: config.MCP{Servers: []config.MCPServer{
+						{Name: "files", Command: "mcp-files", Args: []string{"--root", "/srv"}, Env: []string{"LOG=debug"}, Dangerous: ptr(false), Timeout: 30 * time.Second},
+						{Name: "web", URL: "http://127.0.0.1:9100/mcp"},
+					}},
 				}
 			},
 		},

@@ -66,6 +66,10 @@ type Runtime struct {
 	Store      Store      `yaml:"store"`
 	Log        Log        `yaml:"log"`
 	TLS        TLS        `yaml:"tls"`
+	Providers  Providers  `yaml:"providers"`
+	Agents     Agents     `yaml:"agents"`
+	Workspace  Workspace  `yaml:"workspace"`
+	MCP        MCP        `yaml:"mcp"`
 }
 
 // TLS makes the node serve HTTPS. Both files or neither; TLS is allowed in
@@ -189,6 +193,13 @@ func Defaults() Runtime {
 		Log: Log{
 			Level:  "info",
 			Format: "text",
+		},
+		Agents: Agents{
+			MaxSteps:  50,
+			MaxTokens: 2_000_000,
+		},
+		Workspace: Workspace{
+			Sandbox: "auto",
 		},
 	}
 }
@@ -369,6 +380,8 @@ func (r Runtime) validate() []*Error {
 	if !in(r.Store.Synchronous, synchronousNames()...) {
 		add("store.synchronous", nil, "%s", oneOf(r.Store.Synchronous, synchronousNames()...))
 	}
+
+	r.validateAgents(add)
 
 	// log
 	if !in(r.Log.Level, levelNames()...) {

@@ -46,6 +46,9 @@ func TestValidate(t *testing.T) {
 			`engine.maxAttempts: must be between 1 and 100, got 0`,
 			`store.driver: must be sqlite, got ""`,
 			`store.synchronous: must be FULL or NORMAL, got ""`,
+			`agents.maxSteps: must be between 1 and 10000, got 0`,
+			`agents.maxTokens: must be at least 1000, got 0`,
+			`workspace.sandbox: must be auto, bwrap, landlock or none, got ""`,
 			`log.level: must be debug, info, warn or error, got ""`,
 			`log.format: must be text or json, got ""`,
 		}},
@@ -59,6 +62,28 @@ func TestValidate(t *testing.T) {
 			f := false
 			r.Security.RequireAuth = &f
 		}, []string{`security.requireAuth: must be true in remote-enabled mode (authentication may be off only in local-only mode)`}},
+		{"agents, providers, workspace and mcp", func(r *config.Runtime) {
+			r.Providers.Default = "mistral"
+			r.Providers.Ollama.BaseURL = "127.0.0.1:11434"
+			r.Providers.Compatible = []config.Provider{{Name: "ollama", BaseURL: "http://x"}, {Name: "Bad Name"}}
+			r.Agents.CLI = []config.CLIAgent{{Kind: "cursor"}, {Kind: "claude", Env: []string{"NOEQUALS"}}}
+			r.Workspace.Sandbox = "docker"
+			r.Workspace.Writable = []string{"cache"}
+			r.MCP.Servers = []config.MCPServer{{Name: "a"}, {Name: "a", Command: "x", URL: "http://y"}}
+		}, []string{
+			`providers.ollama.baseURL: must be an http or https URL such as "http://127.0.0.1:11434/v1", got "127.0.0.1:11434"`,
+			`providers.compatible[0].name: "ollama" is already the name of providers.ollama`,
+			`providers.compatible[1].name: must be lower-case letters, digits, '_' or '-' (at most 32), got "Bad Name"`,
+			`providers.compatible[1].baseURL: must be set: a compatible server is reached by its base URL`,
+			`providers.default: must be anthropic, openai, ollama, ollama or Bad Name, got "mistral"`,
+			`agents.cli[0].kind: must be aider, claude, codex, goose or opencode, got "cursor"`,
+			`agents.cli[1].env[0]: must be KEY=VALUE, got "NOEQUALS"`,
+			`workspace.sandbox: must be auto, bwrap, landlock or none, got "docker"`,
+			`workspace.writable[0]: must be an absolute path, got "cache"`,
+			`mcp.servers[0]: needs command (an MCP server on stdio) or url (streamable HTTP)`,
+			`mcp.servers[1].name: duplicate server "a" (also at index 0)`,
+			`mcp.servers[1].url: command and url are exclusive`,
+		}},
 		{"mode mismatch", func(r *config.Runtime) { r.Deployment.Mode = config.ModeDistributedCluster },
 			[]string{`deployment.mode: must equal mode (local-only), got "distributed-cluster"`}},
 		{"loopback IPv4 range", func(r *config.Runtime) { r.Transport.Addr = "127.8.9.10:1" }, nil},
