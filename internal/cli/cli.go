@@ -51,6 +51,9 @@ type Env struct {
 	// IsTerminal reports whether Stdout is an interactive terminal.
 	IsTerminal func() bool
 	Version    string
+	// Dir is the working directory, which `submit` takes the default
+	// repository from; empty means the process's.
+	Dir string
 }
 
 // app holds the global flags and the environment of one invocation.

@@ -36,7 +36,7 @@ func run(t *testing.T, url string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := cli.Main(context.Background(), args, cli.Env{
-		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Dir: t.TempDir(),
 		Getenv: func(k string) string {
 			if k == "CODERCLAW_NODE" {
 				return url

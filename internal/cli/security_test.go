@@ -22,7 +22,7 @@ func runEnv(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := cli.Main(context.Background(), args, cli.Env{
-		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Dir: t.TempDir(),
 		Getenv: func(k string) string { return env[k] },
 	})
 	return result{code, out.String(), errb.String()}

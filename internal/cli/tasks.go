@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +32,11 @@ func (a *app) submitCommand() *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Input = strings.Join(args, " ")
-			var err error
+			repo, err := a.submitRepo(cmd.Context(), req.Repo, cmd.Flags().Changed("repo"), req.AgentID)
+			if err != nil {
+				return err
+			}
+			req.Repo = repo
 			if req.Labels, err = parsePairs("--label", labels); err != nil {
 				return err
 			}
@@ -57,7 +66,8 @@ func (a *app) submitCommand() *cobra.Command {
 	f.StringVar(&req.Description, "description", "", "short description")
 	f.StringVar(&req.ParentID, "parent", "", "parent task id")
 	f.StringVar(&req.Project, "project", "", "project name")
-	f.StringVar(&req.Repo, "repo", "", "absolute path of the repository to work in")
+	f.StringVar(&req.Repo, "repo", "", "repository to work in, on the node (default: for agents other than shell and noop,\n"+
+		"the git repository of the current directory; --repo '' for none)")
 	f.StringVar(&req.SessionID, "session", "", "session id")
 	f.IntVar(&req.Priority, "priority", 0, "priority (higher runs first)")
 	f.IntVar(&req.MaxAttempts, "max-attempts", 0, "executions before a lost task fails (default: the node's)")
@@ -160,7 +170,16 @@ func (a *app) taskCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if a.json() {
+					a.printTask(t)
+					return nil
+				}
+				evs, err := rt.Events(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
 				a.printTask(t)
+				printUsage(a.env.Stdout, evs)
 				return nil
 			},
 		},
@@ -208,6 +227,41 @@ func (a *app) taskCommand() *cobra.Command {
 					return err
 				}
 				a.printTask(t)
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use: "diff ID", Short: "Print the changes a task made to its repository", Args: cobra.ExactArgs(1),
+			Long: "Print the unified diff a task made in its worktree (its branch task/<short-id> holds it as a commit).\n" +
+				"With --output json, print the diff's summary with the diff.",
+			RunE: func(cmd *cobra.Command, args []string) error {
+				rt, err := a.client()
+				if err != nil {
+					return err
+				}
+				evs, err := rt.Events(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				var diff *coderclaw.Event
+				for i := range evs {
+					if evs[i].Type == coderclaw.EventDiff {
+						diff = &evs[i]
+					}
+				}
+				if diff == nil {
+					return fmt.Errorf("task %s has no diff: it names no repository, or has not finished", args[0])
+				}
+				if a.json() {
+					var sum coderclaw.DiffSummary
+					_ = json.Unmarshal(diff.Data, &sum)
+					a.printJSON(struct {
+						coderclaw.DiffSummary
+						Diff string `json:"diff"`
+					}{sum, diff.Message})
+					return nil
+				}
+				fmt.Fprint(a.env.Stdout, diff.Message)
 				return nil
 			},
 		},
@@ -281,9 +335,58 @@ func writeEvent(w io.Writer, ev coderclaw.Event) {
 		fmt.Fprintf(w, "%s #%d status %s%s\n", ts, ev.Seq, ev.Status, msg)
 	case coderclaw.EventProgress:
 		fmt.Fprintf(w, "%s #%d progress %d%%\n", ts, ev.Seq, ev.Progress)
+	case coderclaw.EventDiff:
+		var sum coderclaw.DiffSummary
+		_ = json.Unmarshal(ev.Data, &sum)
+		fmt.Fprintf(w, "%s #%d diff %d files, +%d -%d on %s (coderclaw task diff %s)\n",
+			ts, ev.Seq, sum.Files, sum.Additions, sum.Deletions, sum.Branch, ev.TaskID)
+	case coderclaw.EventCheckpoint:
+		fmt.Fprintf(w, "%s #%d checkpoint saved\n", ts, ev.Seq)
 	default:
 		fmt.Fprintf(w, "%s #%d %s %s\n", ts, ev.Seq, ev.Type, ev.Message)
 	}
+}
+
+// printUsage prints the model usage of a task: its latest usage event.
+func printUsage(w io.Writer, evs []coderclaw.Event) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type != coderclaw.EventUsage {
+			continue
+		}
+		var u coderclaw.Usage
+		if json.Unmarshal(evs[i].Data, &u) == nil {
+			fmt.Fprintf(w, "usage: %d steps, %d input and %d output tokens, $%.4f (%s)\n",
+				u.Steps, u.InputTokens, u.OutputTokens, u.CostUSD, u.Model)
+		}
+		return
+	}
+}
+
+// submitRepo returns the repository a submission names: --repo made
+// absolute, or, when --repo is not given and the agent is a coding agent
+// (not shell or noop), the git repository of the working directory.
+func (a *app) submitRepo(ctx context.Context, repo string, given bool, agentID string) (string, error) {
+	dir := a.env.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return "", err
+		}
+	}
+	if given {
+		if repo == "" || filepath.IsAbs(repo) {
+			return repo, nil
+		}
+		return filepath.Join(dir, repo), nil
+	}
+	if agentID == "shell" || agentID == "noop" {
+		return "", nil
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", nil // not in a git repository: the task names none
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 func clip(s string, n int) string {

@@ -1,7 +1,23 @@
-// Package skill defines the tools agents call: the Skill interface, the
-// built-in skills (files, search, shell, git, tests), and the Toolbox an
-// agent loop calls them through, which checks every call against the
-// security policy before it runs and records it.
+// Package skill holds the tools agents call: the Skill interface, the
+// built-in skills (Builtins: file-read, file-write, file-edit, list, grep,
+// shell-exec, git-status, git-diff, git-commit, run-tests), the Set a role's
+// skills are picked from, and the gate every call passes: Call checks it
+// with a Guard (the security policy, every decision audited as
+// skill.execute), checks that the input is a JSON object, then runs it.
+//
+// Every path a built-in skill takes is confined to Env.Dir: ".." elements,
+// absolute paths elsewhere, symbolic links leading out and the .git
+// directory are refused with an error meant for the model. Files are
+// written atomically (a temporary file renamed over the old one), so the end
+// of a call's context leaves either the old or the new content. shell-exec
+// and run-tests run `sh -c` through Env.Sandbox (NoSandbox when nil) in a
+// process group of their own that is killed whole on timeout, when the
+// context ends and when the command exits; their output is bounded, its
+// middle dropped with a marker.
+//
+// The built-in skills are stateless values, safe for concurrent use. Errors
+// they return are meant for the model: they say what was wrong so it can
+// correct the call. A policy denial is a *DeniedError.
 package skill
 
 import (
@@ -41,7 +57,9 @@ type Env struct {
 type Sandbox interface {
 	// Command returns a command that runs argv in dir, confined as far as
 	// the sandbox can: the caller sets its output, process group and
-	// timeout, then starts it.
+	// timeout, then starts it. It must be built with
+	// exec.CommandContext(ctx, ...), since callers set its Cancel to kill
+	// the whole process group when ctx ends.
 	Command(ctx context.Context, dir string, argv []string) (*exec.Cmd, error)
 	// Kind names the confinement: "bwrap", "landlock" or "none".
 	Kind() string
