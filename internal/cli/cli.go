@@ -175,6 +175,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.taskCommand(),
 		a.agentsCommand(),
 		a.skillsCommand(),
+		a.newSkillCmd(),
 		a.statusCommand(),
 		a.benchCommand(),
 		a.userCommand(),
