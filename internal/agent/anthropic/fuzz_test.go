@@ -1,0 +1,106 @@
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coderclaw/coderclaw/internal/agent/llm"
+)
+
+// FuzzInputSchema checks that any schema is either refused or turned into
+// an object schema that marshals.
+func FuzzInputSchema(f *testing.F) {
+	f.Add([]byte(`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"type":"string"}`))
+	f.Add([]byte(`{"required":[1]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := inputSchema(raw)
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("accepted schema %q does not marshal: %v", raw, err)
+		}
+		var out map[string]json.RawMessage
+		if err := json.Unmarshal(b, &out); err != nil || string(out["type"]) != `"object"` {
+			t.Fatalf("schema %q became %s; want an object schema", raw, b)
+		}
+	})
+}
+
+// FuzzStream feeds arbitrary bytes to Complete as the server's event
+// stream: it must return a response or an error, never panic or hang. The
+// loopback server answers each request with its system prompt, so every
+// input travels with its own request.
+//
+// The SDK is large, so run it with a short -fuzzminimizetime (5s): the
+// default minimisation of each new input takes most of a run.
+func FuzzStream(f *testing.F) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			System []struct {
+				Text string `json:"text"`
+			} `json:"system"`
+		}
+		_ = json.Unmarshal(body, &req)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, s := range req.System {
+			_, _ = io.WriteString(w, s.Text)
+		}
+	}))
+	f.Cleanup(srv.Close)
+	p := newProvider(f, srv.URL, func(c *Config) { c.MaxRetries = -1 })
+
+	f.Add(event("message_start", evStart) + event("content_block_start", evTextStart) + event("content_block_delta", evTextDelta) +
+		event("content_block_stop", evStop0) + event("message_delta", evMsgDelta) + event("message_stop", evMsgStop))
+	f.Add(event("message_start", evStart) + event("error", `{"type":"error","error":{"type":"overloaded_error","message":"x"}}`))
+	f.Add("data: {}\n\n")
+	f.Fuzz(func(t *testing.T, stream string) {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		resp, err := p.Complete(ctx, llm.Request{System: stream, Messages: []llm.Message{userText("x")}}, func(string) {})
+		if ctx.Err() != nil {
+			t.Fatalf("hang: %v", err)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "anthropic") {
+				t.Fatalf("error %q does not name the provider", err)
+			}
+			return
+		}
+		if resp.Message.Role != llm.Assistant {
+			t.Fatalf("role = %q", resp.Message.Role)
+		}
+		for _, c := range resp.Message.ToolCalls {
+			if len(c.Input) == 0 {
+				t.Fatalf("tool call %+v has no input", c)
+			}
+		}
+	})
+}
+
+// FuzzStripDate checks that a stripped date is exactly a dated suffix.
+func FuzzStripDate(f *testing.F) {
+	f.Add("claude-sonnet-4-5-20250929")
+	f.Add("gpt-4o-2024-08-06")
+	f.Add("claude-opus-4-7")
+	f.Fuzz(func(t *testing.T, model string) {
+		base, ok := stripDate(model)
+		if !ok {
+			return
+		}
+		suffix := strings.TrimPrefix(model, base)
+		if !strings.HasPrefix(model, base) || base == "" || (len(suffix) != 9 && len(suffix) != 11) || suffix[0] != '-' {
+			t.Fatalf("stripDate(%q) = %q", model, base)
+		}
+	})
+}
