@@ -23,8 +23,7 @@ import (
 
 	"github.com/coderclaw/coderclaw"
 	"github.com/coderclaw/coderclaw/internal/access"
-	"github.com/coderclaw/coderclaw/internal/agent"
-	"github.com/coderclaw/coderclaw/internal/agent/shell"
+	"github.com/coderclaw/coderclaw/internal/agent/catalog"
 	"github.com/coderclaw/coderclaw/internal/audit"
 	"github.com/coderclaw/coderclaw/internal/config"
 	"github.com/coderclaw/coderclaw/internal/engine"
@@ -70,6 +69,8 @@ type Node struct {
 	server *httptransport.Server
 	ids    *identity.Service
 	audit  *audit.Logger
+	// catalog holds the agents and skills; closed after the engine.
+	catalog *catalog.Catalog
 	ws     *wstransport.Handler
 	ln     net.Listener
 	served chan error
@@ -140,16 +141,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	reg := agent.NewRegistry()
-	if err := errors.Join(
-		reg.Register(shell.Agent(), &shell.Executor{}),
-		reg.Register(agent.NoopAgent(), agent.Noop{}),
-	); err != nil {
+	authz := security.NewAuthorizer(pol, n.deviceTrust)
+	n.catalog, err = catalog.Build(ctx, catalog.Config{
+		Runtime: rc, Home: cfg.Home, Policy: pol, Subject: authz.Subject, Audit: n.audit,
+		Logger: log.With("component", "agents"),
+	})
+	if err != nil {
 		n.closeStore(ctx)
-		return nil, err
+		return nil, fmt.Errorf("agents: %w", err)
 	}
 	n.engine, err = engine.New(engine.Config{
-		Store: st, Agents: reg, NodeID: nodeID,
+		Store: st, Agents: n.catalog.Registry, NodeID: nodeID,
 		MaxConcurrentTasks: rc.Deployment.MaxConcurrentTasks,
 		LeaseDuration:      rc.Engine.LeaseDuration,
 		HeartbeatInterval:  rc.Engine.HeartbeatInterval,
@@ -181,7 +183,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.stopEngine(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", rc.Transport.Addr, err)
 	}
-	authz := security.NewAuthorizer(pol, n.deviceTrust)
 	admin := func(ctx context.Context, p coderclaw.Principal) bool {
 		sub, err := authz.Subject(ctx, p)
 		return err == nil && pol.CheckPermission(sub, security.AdminAll).Allowed
@@ -257,6 +258,11 @@ func (n *Node) stopEngine(ctx context.Context) {
 // closeStore stops the audit log, whose queue drains into the store, and
 // closes the store.
 func (n *Node) closeStore(ctx context.Context) {
+	if n.catalog != nil {
+		if err := n.catalog.Close(); err != nil {
+			n.log.Error("close agents", "err", err)
+		}
+	}
 	if err := n.audit.Stop(ctx); err != nil {
 		n.log.Error("stop audit log", "err", err)
 	}

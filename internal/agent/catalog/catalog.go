@@ -88,7 +88,7 @@ func Build(ctx context.Context, cfg Config) (*Catalog, error) {
 	c := &Catalog{Registry: agent.NewRegistry(), cfg: cfg, log: log}
 	var err error
 	c.Workspaces, err = workspace.New(workspace.Config{
-		Dir: rc.Workspace.WorktreesDir(cfg.Home), Logger: log.With("component", "workspace"),
+		Dir: rc.Workspace.WorktreesDir(cfg.Home), Logger: log,
 		Sandbox: workspace.SandboxConfig{Mode: rc.Workspace.Sandbox, Writable: rc.Workspace.Writable, Network: rc.Workspace.Network},
 	})
 	if err != nil {
@@ -129,7 +129,7 @@ func (c *Catalog) buildSkills(ctx context.Context) error {
 		srv, err := mcp.Connect(ctx, mcp.ServerConfig{
 			Name: sc.Name, Command: sc.Command, Args: sc.Args, Env: sc.Env, URL: sc.URL,
 			Dangerous: sc.Dangerous, Timeout: sc.Timeout,
-		}, c.log.With("component", "mcp", "server", sc.Name))
+		}, c.log.With("mcp_server", sc.Name))
 		if err != nil {
 			// A server that is down must not stop the node: its tools are
 			// missing, and roles that need them say so.
