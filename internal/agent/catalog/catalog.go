@@ -248,7 +248,7 @@ func (c *Catalog) roleAgent(r role.Role, models map[string]llm.Model, cliCfg map
 	return info, &llm.Agent{
 		ID: r.ID, Prompt: r.Prompt, Model: m, ModelName: model,
 		MaxSteps: cmp.Or(r.MaxSteps, rc.Agents.MaxSteps), MaxTokens: int64(cmp.Or(r.MaxTokens, rc.Agents.MaxTokens)),
-		Tools: c.toolsFor(r.Skills), Logger: c.log.With("agent", r.ID),
+		Tools: c.Tools(r.Skills), Logger: c.log.With("agent", r.ID),
 	}
 }
 
@@ -282,10 +282,10 @@ func (c *Catalog) models() map[string]llm.Model {
 	return out
 }
 
-// toolsFor builds, per execution, the toolset of a role's skills (every
-// skill when the role names none), checked against the policy for the
-// task's submitter and repository.
-func (c *Catalog) toolsFor(ids []string) llm.ToolsFunc {
+// Tools builds, per execution, the toolset of the skills ids (every skill
+// when ids is empty), each call checked against the policy for the task's
+// submitter and repository.
+func (c *Catalog) Tools(ids []string) llm.ToolsFunc {
 	return func(ctx context.Context, run agent.Run) (llm.Toolset, error) {
 		set := c.skills
 		if len(ids) > 0 {

@@ -423,3 +423,135 @@ func TestAgentsShowAvailability(t *testing.T) {
 		t.Errorf("skills: %+v", cat.Registry.Skills())
 	}
 }
+
+// TestAskSurvivesRestart: a model that asks the human puts the task in
+// waiting; the node restarts; the answer resumes the same conversation
+// from its checkpoint instead of starting over.
+func TestAskSurvivesRestart(t *testing.T) {
+	fake := llmfake.NewAnthropic(t,
+		llmfake.Turn{ToolCalls: []llmfake.ToolCall{
+			call("file-read", map[string]any{"path": "calc.go"}),
+			call("ask_human", map[string]any{"question": "Fix Add, or only explain?"}),
+		}, Usage: llmfake.Usage{InputTokens: 100, OutputTokens: 10}},
+		llmfake.Turn{Text: "Explained: Add subtracts.", Usage: llmfake.Usage{InputTokens: 200, OutputTokens: 10}},
+	)
+	home := t.TempDir()
+	build := func() *catalog.Catalog {
+		rc := config.Defaults()
+		rc.Providers.Anthropic = config.Provider{APIKey: "k", BaseURL: fake.URL()}
+		cat, err := catalog.Build(ctx(t), catalog.Config{Runtime: rc, Home: home})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cat.Close() })
+		return cat
+	}
+	first := nodetest.Start(t, nodetest.Options{Agents: build().Registry, Dir: home, NodeID: "n"})
+	task, err := first.Submit(developer(ctx(t)), coderclaw.SubmitRequest{AgentID: "code-reviewer", Input: "look at Add", Repo: goRepo(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ev, err := range first.Stream(ctx(t), task.ID, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == coderclaw.EventStatus && ev.Status == coderclaw.StatusWaiting {
+			break
+		}
+		if ev.Terminal() {
+			t.Fatalf("task ended before asking: %+v", ev)
+		}
+	}
+	first.Stop(t)
+
+	second := nodetest.Start(t, nodetest.Options{Agents: build().Registry, Dir: home, NodeID: "n"})
+	if _, err := second.Respond(ctx(t), task.ID, "only explain"); err != nil {
+		t.Fatal(err)
+	}
+	final := wait(t, second, task.ID)
+	if final.Status != coderclaw.StatusCompleted || final.Output != "Explained: Add subtracts." {
+		t.Fatalf("task %s, output %q, error %q", final.Status, final.Output, final.Error)
+	}
+	reqs := fake.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d model calls, want 2: the resumed execution must not start over", len(reqs))
+	}
+	var results []llmfake.Block
+	for _, m := range reqs[1].Messages {
+		for _, b := range m.Blocks() {
+			if b.Type == "tool_result" {
+				results = append(results, b)
+			}
+		}
+	}
+	if len(results) != 2 || !strings.Contains(string(results[0].Content), "func Add") || !strings.Contains(string(results[1].Content), "only explain") {
+		t.Errorf("tool results after the restart: %+v", results)
+	}
+	us := events(t, second, task.ID, coderclaw.EventUsage)
+	var u coderclaw.Usage
+	if len(us) == 0 || json.Unmarshal(us[len(us)-1].Data, &u) != nil || u.Steps != 2 || u.InputTokens != 300 {
+		t.Errorf("usage across the restart: %+v", u)
+	}
+}
+
+// TestCancelDuringToolCall: cancelling a task while a command runs kills
+// the command and leaves the repository consistent, with the task's
+// branch holding what was done. (A cancelled task's stream ends at the
+// cancellation, so its diff is on the branch, not in an event.)
+func TestCancelDuringToolCall(t *testing.T) {
+	fake := llmfake.NewAnthropic(t,
+		llmfake.Turn{ToolCalls: []llmfake.ToolCall{call("file-write", map[string]any{"path": "notes.txt", "content": "started\n"})}},
+		llmfake.Turn{ToolCalls: []llmfake.ToolCall{call("shell-exec", map[string]any{"command": "sleep 300"})}},
+	)
+	n := start(t, fake, nil)
+	repo := goRepo(t)
+	task, err := n.Submit(developer(ctx(t)), coderclaw.SubmitRequest{AgentID: "code-creator", Input: "take your time", Repo: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ev, err := range n.Stream(ctx(t), task.ID, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == coderclaw.EventUsage && strings.HasPrefix(ev.Message, "step 2") {
+			break
+		}
+	}
+	// The command is running (or about to): cancel.
+	if _, err := n.Cancel(ctx(t), task.ID); err != nil {
+		t.Fatal(err)
+	}
+	final := wait(t, n, task.ID)
+	if final.Status != coderclaw.StatusCancelled {
+		t.Fatalf("task %s: %s", final.Status, final.Error)
+	}
+	branch := workspace.BranchPrefix + workspace.ShortID(task.ID)
+	waitForBranchCommit(t, repo, branch)
+	if got := git(t, repo, "show", branch+":notes.txt"); got != "started" {
+		t.Errorf("branch holds %q", got)
+	}
+	if out := git(t, repo, "worktree", "list", "--porcelain"); strings.Count(out, "worktree ") != 1 {
+		t.Errorf("worktree left behind:\n%s", out)
+	}
+	if fsck := git(t, repo, "fsck", "--no-progress"); strings.Contains(fsck, "error") {
+		t.Errorf("git fsck: %s", fsck)
+	}
+}
+
+// waitForBranchCommit waits until the task's branch moves past main: the
+// workspace is saved after the executor has returned, which may be just
+// after the task's cancellation was stored.
+func waitForBranchCommit(t *testing.T, repo, branch string) {
+	t.Helper()
+	main := git(t, repo, "rev-parse", "main")
+	for range 500 {
+		out, err := exec.Command("git", "-C", repo, "rev-parse", "--verify", "-q", branch).Output()
+		if err == nil && strings.TrimSpace(string(out)) != main {
+			if wt := git(t, repo, "worktree", "list", "--porcelain"); strings.Count(wt, "worktree ") == 1 {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("branch %s never got the task's commit", branch)
+}
