@@ -341,7 +341,8 @@ type Event struct {
 	// position orders events across all tasks of a store.
 	Position int64                  `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
 	Time     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
-	// type is one of status, progress, log, output, question, input.
+	// type is one of status, progress, log, output, question, input, tool,
+	// usage, diff, checkpoint.
 	Type string `protobuf:"bytes,5,opt,name=type,proto3" json:"type,omitempty"`
 	// status is set on status events: the status entered.
 	Status   string `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
