@@ -71,9 +71,9 @@ type Node struct {
 	audit  *audit.Logger
 	// catalog holds the agents and skills; closed after the engine.
 	catalog *catalog.Catalog
-	ws     *wstransport.Handler
-	ln     net.Listener
-	served chan error
+	ws      *wstransport.Handler
+	ln      net.Listener
+	served  chan error
 }
 
 // Start opens the store, recovers and starts the engine, and listens.
