@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/coderclaw/coderclaw/internal/skill"
 	"io"
 	"io/fs"
 	"os"
@@ -165,6 +166,11 @@ func (r *Registry) Install(ctx context.Context, name, dst string, policy *securi
 	}
 	if err := checkDenied(policy, e.Name); err != nil {
 		return Manifest{}, fmt.Errorf("install skill %s: %w", e.Name, err)
+	}
+	for _, b := range skill.Builtins() {
+		if b.Info().ID == e.Name {
+			return Manifest{}, fmt.Errorf("install skill %s: a built-in skill has that id; rename it in the registry", e.Name)
+		}
 	}
 	fail := func(err error) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("install skill %s %s from %s: %w", e.Name, e.Version, r.ref, err)

@@ -266,6 +266,8 @@ func TestInstallRefusals(t *testing.T) {
 	}{
 		{"unknown skill", func(t *testing.T) string { return writeRegistry(t, skillSpec{id: "go-lint", version: "1.0.0"}) },
 			"other", nil, "not in registry"},
+		{"a built-in's id", func(t *testing.T) string { return writeRegistry(t, skillSpec{id: "grep", version: "1.0.0"}) },
+			"grep", nil, "a built-in skill has that id"},
 		{"denied by the organisation", func(t *testing.T) string { return writeRegistry(t, skillSpec{id: "go-lint", version: "1.0.0"}) },
 			"go-lint", teamPolicy(t, "organizationPolicy:\n  deniedSkills: [go-lint]\n"), "skill go-lint is denied by the organisation"},
 		{"file checksum", func(t *testing.T) string {
