@@ -162,7 +162,7 @@ func TestLostLeaseStopsExecution(t *testing.T) {
 	}
 	task, sts := follow(t, n, sub.ID)
 	if task.Status != coderclaw.StatusCompleted || task.Attempt != 2 || task.Output != "attempt 2" || !slices.Equal(sts, requeuedStatuses) {
-		t.Errorf("task: %s attempt %d output %q statuses %v", task.Status, task.Attempt, task.Output, sts)
+		t.Errorf("task: %s attempt %d output %q error %q statuses %v", task.Status, task.Attempt, task.Output, task.Error, sts)
 	}
 }
 
