@@ -590,26 +590,6 @@ func TestConfigPricesOverride(t *testing.T) {
 	}
 }
 
-func TestStripDate(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"claude-sonnet-4-5-20250929", "claude-sonnet-4-5", true},
-		{"gpt-4o-2024-08-06", "gpt-4o", true},
-		{"claude-sonnet-4-5", "", false},
-		{"-20250929", "", false},
-		{"x-2025092a", "", false},
-		{"x-2024-0806", "", false},
-	}
-	for _, tt := range tests {
-		if got, ok := stripDate(tt.in); got != tt.want || ok != tt.ok {
-			t.Errorf("stripDate(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func BenchmarkComplete(b *testing.B) {
 	turn := llmfake.Turn{
 		Text:      "Let me check.",

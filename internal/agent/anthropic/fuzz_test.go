@@ -87,20 +87,3 @@ func FuzzStream(f *testing.F) {
 		}
 	})
 }
-
-// FuzzStripDate checks that a stripped date is exactly a dated suffix.
-func FuzzStripDate(f *testing.F) {
-	f.Add("claude-sonnet-4-5-20250929")
-	f.Add("gpt-4o-2024-08-06")
-	f.Add("claude-opus-4-7")
-	f.Fuzz(func(t *testing.T, model string) {
-		base, ok := stripDate(model)
-		if !ok {
-			return
-		}
-		suffix := strings.TrimPrefix(model, base)
-		if !strings.HasPrefix(model, base) || base == "" || (len(suffix) != 9 && len(suffix) != 11) || suffix[0] != '-' {
-			t.Fatalf("stripDate(%q) = %q", model, base)
-		}
-	})
-}

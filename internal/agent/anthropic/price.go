@@ -2,13 +2,12 @@ package anthropic
 
 import (
 	"github.com/anthropics/anthropic-sdk-go"
+
+	"github.com/coderclaw/coderclaw/internal/agent/llm"
 )
 
 // Price is a model's price in US dollars per million tokens.
-type Price struct {
-	InputPerMTok  float64 `json:"inputPerMTok" yaml:"inputPerMTok"`
-	OutputPerMTok float64 `json:"outputPerMTok" yaml:"outputPerMTok"`
-}
+type Price = llm.Price
 
 // Prompt-cache multipliers of the input price: writing the 5-minute cache
 // costs 1.25 times the input price, reading it 0.1 times.
@@ -40,47 +39,12 @@ func DefaultPrices() map[string]Price {
 	}
 }
 
-// lookup finds the price of model: by its exact name, else by its name
-// without a trailing date ("-20250929" or "-2025-09-29").
-func lookup(prices map[string]Price, model string) (Price, bool) {
-	if p, ok := prices[model]; ok {
-		return p, true
-	}
-	if base, ok := stripDate(model); ok {
-		p, ok := prices[base]
-		return p, ok
-	}
-	return Price{}, false
-}
-
-// stripDate removes a trailing "-YYYYMMDD" or "-YYYY-MM-DD".
-func stripDate(model string) (string, bool) {
-	digits := func(s string) bool {
-		for _, r := range s {
-			if r < '0' || r > '9' {
-				return false
-			}
-		}
-		return true
-	}
-	if n := len(model); n > 9 && model[n-9] == '-' && digits(model[n-8:]) {
-		return model[:n-9], true
-	}
-	if n := len(model); n > 11 && model[n-11] == '-' && model[n-6] == '-' && model[n-3] == '-' &&
-		digits(model[n-10:n-6]) && digits(model[n-5:n-3]) && digits(model[n-2:]) {
-		return model[:n-11], true
-	}
-	return "", false
-}
-
 // cost prices msg by the model the server reported, else by the one
 // requested; 0 when neither has a price.
 func cost(prices map[string]Price, msg anthropic.Message, requested string) float64 {
-	p, ok := lookup(prices, msg.Model)
+	p, ok := llm.LookupPrice(prices, msg.Model, requested)
 	if !ok {
-		if p, ok = lookup(prices, requested); !ok {
-			return 0
-		}
+		return 0
 	}
 	u := msg.Usage
 	in := float64(u.InputTokens)*p.InputPerMTok +

@@ -3,10 +3,7 @@ package openai
 import "github.com/coderclaw/coderclaw/internal/agent/llm"
 
 // Price is a model's price in US dollars per million tokens.
-type Price struct {
-	InputPerMTok  float64 `json:"inputPerMTok" yaml:"inputPerMTok"`
-	OutputPerMTok float64 `json:"outputPerMTok" yaml:"outputPerMTok"`
-}
+type Price = llm.Price
 
 // DefaultPrices returns a fresh copy of the built-in price list: OpenAI's
 // published list prices for standard (non-batch) use, as a snapshot taken
@@ -31,47 +28,12 @@ func DefaultPrices() map[string]Price {
 	}
 }
 
-// lookup finds the price of model: by its exact name, else by its name
-// without a trailing date ("-2024-08-06" or "-20240806").
-func lookup(prices map[string]Price, model string) (Price, bool) {
-	if p, ok := prices[model]; ok {
-		return p, true
-	}
-	if base, ok := stripDate(model); ok {
-		p, ok := prices[base]
-		return p, ok
-	}
-	return Price{}, false
-}
-
-// stripDate removes a trailing "-YYYYMMDD" or "-YYYY-MM-DD".
-func stripDate(model string) (string, bool) {
-	digits := func(s string) bool {
-		for _, r := range s {
-			if r < '0' || r > '9' {
-				return false
-			}
-		}
-		return true
-	}
-	if n := len(model); n > 9 && model[n-9] == '-' && digits(model[n-8:]) {
-		return model[:n-9], true
-	}
-	if n := len(model); n > 11 && model[n-11] == '-' && model[n-6] == '-' && model[n-3] == '-' &&
-		digits(model[n-10:n-6]) && digits(model[n-5:n-3]) && digits(model[n-2:]) {
-		return model[:n-11], true
-	}
-	return "", false
-}
-
 // cost prices resp by the model the server reported, else by the one
 // requested; 0 when neither has a price.
 func cost(prices map[string]Price, resp llm.Response, requested string) float64 {
-	p, ok := lookup(prices, resp.Model)
+	p, ok := llm.LookupPrice(prices, resp.Model, requested)
 	if !ok {
-		if p, ok = lookup(prices, requested); !ok {
-			return 0
-		}
+		return 0
 	}
 	return (float64(resp.Usage.InputTokens)*p.InputPerMTok + float64(resp.Usage.OutputTokens)*p.OutputPerMTok) / 1e6
 }
